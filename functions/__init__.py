@@ -1,0 +1,1 @@
+"""Heed: serverless social customer service. See README.md for the layout."""

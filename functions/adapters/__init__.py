@@ -1,0 +1,1 @@
+"""Platform adapters: verify a webhook's proof and parse it into :class:`Message` objects."""

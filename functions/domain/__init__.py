@@ -1,0 +1,1 @@
+"""The domain: pure Python, no boto3, tested without AWS."""

@@ -1,0 +1,47 @@
+"""What staff see: read models of conversations and messages, and their JSON form."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: str
+    direction: str
+    text: str
+    sent_at: str  # ISO-8601 UTC with Z
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: str
+    platform: str
+    channel: str
+    account_id: str
+    customer_id: str
+    customer_name: Optional[str]
+    status: str
+    message_count: int
+    last_message_at: str
+    last_inbound_at: Optional[str]
+    messages: list[MessageView] = field(default_factory=list)
+
+    def to_json(self, with_messages: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "platform": self.platform,
+            "channel": self.channel,
+            "account_id": self.account_id,
+            "customer": {"id": self.customer_id, "name": self.customer_name},
+            "status": self.status,
+            "message_count": self.message_count,
+            "last_message_at": self.last_message_at,
+            "last_inbound_at": self.last_inbound_at,
+        }
+        if with_messages:
+            body["messages"] = [
+                {"id": m.id, "direction": m.direction, "text": m.text, "sent_at": m.sent_at}
+                for m in self.messages
+            ]
+        return body

@@ -1,0 +1,1 @@
+"""Route handlers: one function per route, called from ``app.py``."""

@@ -1,0 +1,46 @@
+"""Staff read API. Every route checks the bearer token first (``require_staff``)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice import Response
+
+from functions.errors import BadRequest, NotFound
+from functions.http import guarded, json_response, require_staff
+from functions.store import dynamo
+
+STATUSES = ("open", "resolved")
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+# conversations.conversation_id(): "c" + 24 base32 characters
+CONVERSATION_ID = re.compile(r"c[a-z2-7]{24}")
+
+
+@guarded
+def list_conversations(request: Any) -> Response:
+    require_staff(request.headers)
+    params = request.query_params or {}
+    status = params.get("status", "open")
+    if status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    limit = _limit(params.get("limit"))
+    conversations, cursor = dynamo.list_conversations(status, limit, params.get("next"))
+    return json_response(200, {"conversations": [c.to_json() for c in conversations], "next": cursor})
+
+
+@guarded
+def get_conversation(request: Any, conversation_id: str) -> Response:
+    require_staff(request.headers)
+    found = dynamo.get_conversation(conversation_id) if CONVERSATION_ID.fullmatch(conversation_id) else None
+    if found is None:
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    return json_response(200, found.to_json(with_messages=True))
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)

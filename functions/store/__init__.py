@@ -1,0 +1,1 @@
+"""Storage: ``dynamo`` is the only module that talks to DynamoDB."""

@@ -1,0 +1,488 @@
+"""The only module that speaks DynamoDB.
+
+Single table, keys overloaded by item type (layout in ``infra/template.yaml``
+and the README's "Storage design"). The write path is built around one
+``TransactWriteItems`` per delivery chunk:
+
+* every message is a ``Put`` conditioned on ``attribute_not_exists(pk)``,
+  keyed by the platform's own message id, so a duplicate costs that one
+  conditional request and changes nothing;
+* each conversation touched gets one ``Update`` (counts, last activity, the
+  open-conversations index key), conditioned so an out-of-order message can't
+  move ``last_message_at`` backwards;
+* the raw delivery rides in the same transaction, so a message never exists
+  without the delivery it came in.
+
+A cancelled transaction says, per action, why. Duplicates are dropped, a
+conversation that moved on is retried with exact values from the old item
+DynamoDB returns (``ReturnValuesOnConditionCheckFailure``), and the rest is
+written in a second request. In-order deliveries cost one request.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import random
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from functions import aws, settings
+from functions.domain.conversations import ThreadRef, Threaded
+from functions.domain.message import RawDelivery, iso_utc
+from functions.domain.views import ConversationView, MessageView
+from functions.errors import BadRequest, ServiceUnavailable
+from functions.log import log
+
+GSI = "gsi1"
+MAX_ACTIONS = 100  # DynamoDB's limit per transaction
+MAX_TRANSACTION_BYTES = 3_500_000  # under the 4 MB request limit, with room for expressions
+MAX_ITEM_BYTES = 380_000  # under the 400 KB item limit
+DELIVERY_PART_BYTES = 300_000  # compressed raw delivery per item
+DELIVERY_RETENTION_DAYS = 90
+MAX_ATTEMPTS = 8
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """DynamoDB failed or is unreachable: answer 5xx so the platform retries."""
+
+
+# ---------------------------------------------------------------- write path
+
+
+@dataclass
+class _Pending:
+    threaded: Threaded
+    item: dict[str, Any]
+
+
+def save(messages: list[Threaded], delivery: RawDelivery) -> int:
+    """Store new messages and their delivery; returns how many were new.
+
+    Every item is built and size-checked before the first write, so bad input
+    is a 400 with nothing written.
+    """
+    if not messages:
+        return 0
+    received_at = iso_utc(delivery.received_at)
+    delivery_id = _sha256(delivery.body)
+    parts = _delivery_parts(delivery, delivery_id, received_at)
+    pending = [_Pending(t, _message_item(t, delivery_id, received_at)) for t in messages]
+    stored = 0
+    for chunk in _chunks(pending, parts):
+        new = _write_chunk(chunk, parts)
+        if new:
+            parts = []  # stored with this chunk; later chunks need not repeat it
+        stored += new
+    return stored
+
+
+def _chunks(pending: list[_Pending], parts: list[dict]) -> Iterator[list[_Pending]]:
+    """Split so each transaction stays within DynamoDB's action and size limits.
+
+    Every chunk keeps room for the delivery parts, which go with the first
+    chunk that stores anything.
+    """
+    reserved_actions = len(parts)
+    reserved_bytes = sum(_size(p) for p in parts)
+    chunk: list[_Pending] = []
+    convs: set[str] = set()
+    size = reserved_bytes
+    for entry in pending:
+        entry_size = _size(entry.item) + 2_000  # its share of the conversation update
+        new_convs = convs | {entry.threaded.conversation_id}
+        actions = reserved_actions + len(chunk) + 1 + len(new_convs)
+        if chunk and (actions > MAX_ACTIONS or size + entry_size > MAX_TRANSACTION_BYTES):
+            yield chunk
+            chunk, new_convs, size = [], {entry.threaded.conversation_id}, reserved_bytes
+        chunk.append(entry)
+        convs = new_convs
+        size += entry_size
+    if chunk:
+        yield chunk
+
+
+def _write_chunk(chunk: list[_Pending], parts: list[dict]) -> int:
+    """Write one chunk; retry without duplicates and with exact conversation values."""
+    candidates = list(chunk)
+    known_old: dict[str, Optional[dict]] = {}  # conversation id -> its item as DynamoDB returned it
+    for attempt in range(MAX_ATTEMPTS):
+        if not candidates:
+            return 0
+        actions, roles = _actions(candidates, parts, known_old)
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=actions)
+            return len(candidates)
+        except Exception as exc:  # noqa: BLE001 - classified below, re-raised as 503 otherwise
+            reasons = _cancellation_reasons(exc)
+        conflict = False
+        duplicates: set[int] = set()
+        for reason, role in zip(reasons, roles):
+            code = reason.get("Code") or "None"
+            if code == "None":
+                continue
+            if code == "ConditionalCheckFailed" and role[0] == "message":
+                duplicates.add(role[1])
+            elif code == "ConditionalCheckFailed" and role[0] == "conversation":
+                known_old[role[1]] = _plain(reason.get("Item") or {})
+            elif code == "TransactionConflict":
+                conflict = True
+            else:
+                log("store_transaction_failed", level="ERROR", reason=code)
+                raise StorageUnavailable(f"storage refused the write: {code}")
+        candidates = [entry for i, entry in enumerate(candidates) if i not in duplicates]
+        if conflict:
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+    raise StorageUnavailable("storage is busy; retry the delivery")
+
+
+def _cancellation_reasons(exc: Exception) -> list[dict]:
+    """The per-action reasons of a cancelled transaction; anything else is a 503."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+        return exc.response.get("CancellationReasons") or []
+    if isinstance(exc, (ClientError, BotoCoreError)):
+        log("store_unavailable", level="ERROR", error=type(exc).__name__)
+        raise StorageUnavailable("storage is unavailable; retry the delivery") from None
+    raise exc
+
+
+def _actions(
+    candidates: list[_Pending], parts: list[dict], known_old: dict[str, Optional[dict]]
+) -> tuple[list[dict], list[tuple[str, Any]]]:
+    """The transaction and, for each action, what it is (to read cancellation reasons)."""
+    table = settings.required("HEED_TABLE")
+    actions: list[dict] = []
+    roles: list[tuple[str, Any]] = []
+    for part in parts:
+        actions.append({"Put": {"TableName": table, "Item": _marshal(part)}})
+        roles.append(("delivery", None))
+    by_conv: dict[str, list[Threaded]] = {}
+    for i, entry in enumerate(candidates):
+        actions.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _marshal(entry.item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        roles.append(("message", i))
+        by_conv.setdefault(entry.threaded.conversation_id, []).append(entry.threaded)
+    for conv_id, threaded in by_conv.items():
+        update = _conversation_update(conv_id, threaded, known_old.get(conv_id))
+        actions.append({"Update": {"TableName": table, **update}})
+        roles.append(("conversation", conv_id))
+    return actions, roles
+
+
+def _conversation_update(conv_id: str, threaded: list[Threaded], old: Optional[dict]) -> dict:
+    """The Update for one conversation receiving ``threaded`` new messages.
+
+    Without ``old`` (first attempt) the update assumes the messages are the
+    newest, and a condition checks it. With ``old`` (DynamoDB returned the
+    item when that check failed) it writes exact maxima, conditioned on the
+    item's version so a concurrent writer forces one more round.
+    """
+    first = threaded[0]
+    msgs = [t.message for t in threaded]
+    inbound = [m for m in msgs if m.direction == "in"]
+    last = iso_utc(max(m.sent_at for m in msgs))
+    last_in = iso_utc(max(m.sent_at for m in inbound)) if inbound else None
+    names = [m for m in sorted(inbound, key=lambda m: m.sent_at) if m.customer_name]
+    name = names[-1].customer_name if names else None
+    name_at = iso_utc(names[-1].sent_at) if names else None
+
+    values: dict[str, Any] = {
+        ":platform": first.message.platform,
+        ":channel": first.message.channel,
+        ":account": first.message.account_id,
+        ":customer": first.customer_id,
+        ":id": conv_id,
+        ":type": "conversation",
+        ":created": iso_utc(min(m.sent_at for m in msgs)),
+        ":open": "open",
+        ":open_pk": "STATUS#open",
+        ":n": len(msgs),
+        ":n_in": len(inbound),
+        ":one": 1,
+    }
+    sets = [
+        "#type = :type", "id = :id", "platform = :platform", "channel = :channel",
+        "account_id = :account", "customer_id = :customer",
+        "created_at = if_not_exists(created_at, :created)",
+    ]
+    if first.root_id:
+        sets.append("root_id = :root")
+        values[":root"] = first.root_id
+    if inbound:  # a customer writing (again) opens the conversation
+        sets += ["#status = :open", "gsi1pk = :open_pk"]
+    else:
+        sets += ["#status = if_not_exists(#status, :open)", "gsi1pk = if_not_exists(gsi1pk, :open_pk)"]
+
+    names_map = {"#type": "type", "#status": "status"}
+    if old is None:
+        condition = "attribute_not_exists(pk) OR (last_message_at <= :last"
+        condition += " AND (attribute_not_exists(last_inbound_at) OR last_inbound_at <= :last_in))" if last_in else ")"
+        write_last, write_last_in, write_name = last, last_in, name
+    else:
+        condition = "#version = :version"
+        names_map["#version"] = "version"
+        values[":version"] = int(old.get("version", 0))
+        write_last = max(last, old.get("last_message_at", ""))
+        write_last_in = max(filter(None, [last_in, old.get("last_inbound_at")]), default=None)
+        newer_name = name_at is not None and name_at >= old.get("last_inbound_at", "")
+        write_name = name if newer_name else None
+
+    sets += ["last_message_at = :last", "gsi1sk = :gsi1sk"]
+    values[":last"] = write_last
+    values[":gsi1sk"] = f"{write_last}#{conv_id}"
+    if write_last_in:
+        sets.append("last_inbound_at = :last_in")
+        values[":last_in"] = write_last_in
+    if write_name:
+        sets.append("customer_name = :name")
+        values[":name"] = write_name
+    return {
+        "Key": _marshal({"pk": f"CONV#{conv_id}", "sk": "CONV"}),
+        "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :n, inbound_count :n_in, #version :one",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {**names_map, "#version": "version"},
+        "ExpressionAttributeValues": _marshal(values),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _message_item(threaded: Threaded, delivery_id: str, received_at: str) -> dict[str, Any]:
+    m = threaded.message
+    sent_at = iso_utc(m.sent_at)
+    item = {
+        "pk": _message_pk(m.platform, m.account_id, m.platform_message_id),
+        "sk": "MSG",
+        "type": "message",
+        "id": m.platform_message_id,
+        "conversation_id": threaded.conversation_id,
+        "gsi1pk": f"CONV#{threaded.conversation_id}",
+        "gsi1sk": f"{sent_at}#{m.platform_message_id}",
+        "platform": m.platform,
+        "channel": m.channel,
+        "account_id": m.account_id,
+        "customer_id": threaded.customer_id,
+        "customer_name": m.customer_name,
+        "root_id": threaded.root_id,
+        "reply_to": m.reply_to,
+        "direction": m.direction,
+        "text": m.text,
+        "attachments": list(m.attachments),
+        "sent_at": sent_at,
+        "received_at": received_at,
+        "delivery_id": delivery_id,
+        "raw": json.dumps(m.raw, separators=(",", ":"), default=str),  # ensure_ascii: no lone surrogates
+    }
+    if _size(item) > MAX_ITEM_BYTES:
+        raise BadRequest(f"message {m.platform_message_id[:64]} is too large to store")
+    return item
+
+
+def _delivery_parts(delivery: RawDelivery, delivery_id: str, received_at: str) -> list[dict]:
+    """The raw body, compressed and split into items small enough for DynamoDB."""
+    packed = zlib.compress(delivery.body, 6)
+    chunks = [packed[i : i + DELIVERY_PART_BYTES] for i in range(0, len(packed), DELIVERY_PART_BYTES)] or [b""]
+    expires = int(delivery.received_at.timestamp()) + DELIVERY_RETENTION_DAYS * 86_400
+    return [
+        {
+            "pk": f"DELIVERY#{delivery_id}",
+            "sk": f"PART#{n:04d}",
+            "type": "delivery",
+            "platform": delivery.platform,
+            "received_at": received_at,
+            "parts": len(chunks),
+            "body_zlib": chunk,
+            "expires_at": expires,
+        }
+        for n, chunk in enumerate(chunks)
+    ]
+
+
+# ---------------------------------------------------------------- read path
+
+
+def find_threads(platform: str, account_id: str, ids: list[str]) -> dict[str, ThreadRef]:
+    """Where the stored messages among ``ids`` live (``conversations.Lookup``)."""
+    table = settings.required("HEED_TABLE")
+    found: dict[str, ThreadRef] = {}
+    for start in range(0, len(ids), 100):
+        keys = [_marshal({"pk": _message_pk(platform, account_id, i), "sk": "MSG"}) for i in ids[start : start + 100]]
+        request = {table: {"Keys": keys, "ConsistentRead": True,
+                           "ProjectionExpression": "id, conversation_id, customer_id, root_id"}}
+        while request:
+            response = _call("batch_get_item", RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                item = _plain(raw)
+                found[item["id"]] = ThreadRef(item["conversation_id"], item["customer_id"], item.get("root_id"))
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def list_conversations(status: str, limit: int, cursor: Optional[str]) -> tuple[list[ConversationView], Optional[str]]:
+    """Conversations with ``status``, newest activity first, through the index (no Scan)."""
+    partition = f"STATUS#{status}"
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"),
+        "IndexName": GSI,
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": partition}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor:
+        params["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+    response = _call("query", **params)
+    items = [_conversation_view(_plain(i)) for i in response.get("Items", [])]
+    last = response.get("LastEvaluatedKey")
+    return items, _encode_cursor(last) if last else None
+
+
+def get_conversation(conversation_id: str) -> Optional[ConversationView]:
+    """One conversation with its messages oldest first, or ``None``."""
+    table = settings.required("HEED_TABLE")
+    response = _call("get_item", TableName=table, Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                     ConsistentRead=True)
+    if "Item" not in response:
+        return None
+    messages: list[MessageView] = []
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": GSI,
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
+        "ProjectionExpression": "id, direction, #text, sent_at",
+        "ExpressionAttributeNames": {"#text": "text"},
+    }
+    while True:
+        page = _call("query", **params)
+        for raw in page.get("Items", []):
+            item = _plain(raw)
+            messages.append(MessageView(item["id"], item["direction"], item.get("text", ""), item["sent_at"]))
+        if "LastEvaluatedKey" not in page:
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    view = _conversation_view(_plain(response["Item"]))
+    return ConversationView(**{**view.__dict__, "messages": messages})
+
+
+def _conversation_view(item: dict[str, Any]) -> ConversationView:
+    return ConversationView(
+        id=item["id"],
+        platform=item["platform"],
+        channel=item["channel"],
+        account_id=item["account_id"],
+        customer_id=item["customer_id"],
+        customer_name=item.get("customer_name"),
+        status=item["status"],
+        message_count=int(item.get("message_count", 0)),
+        last_message_at=item["last_message_at"],
+        last_inbound_at=item.get("last_inbound_at"),
+    )
+
+
+def _encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, partition: str) -> dict:
+    """An opaque cursor back to a start key; anything we didn't issue is a 400."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise BadRequest("next cursor is not valid") from None
+    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if (not isinstance(key, dict) or set(key) != expected or key["gsi1pk"] != partition
+            or not all(isinstance(v, str) and v and len(v) < 1024 for v in key.values())):
+        raise BadRequest("next cursor is not valid")
+    return _marshal(key)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _call(operation: str, **params: Any) -> dict:
+    """A read call; transport and service errors become a 503."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(aws.client("dynamodb"), operation)(**params)
+    except (ClientError, BotoCoreError) as exc:
+        log("store_unavailable", level="ERROR", operation=operation, error=type(exc).__name__)
+        raise StorageUnavailable("storage is unavailable; retry") from None
+
+
+def _message_pk(platform: str, account_id: str, platform_message_id: str) -> str:
+    return f"MSG#{platform}#{account_id}#{platform_message_id}"
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _marshal(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain values to DynamoDB's typed form; ``None`` attributes are left out."""
+    return {k: _typed(v) for k, v in item.items() if v is not None}
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"S": _clean(value)}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, bytes):
+        return {"B": value}
+    if isinstance(value, list):
+        return {"L": [_typed(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's typed form back to plain values (only the types Heed writes)."""
+    out: dict[str, Any] = {}
+    for key, typed in item.items():
+        (kind, value), = typed.items()
+        if kind == "N":
+            out[key] = int(value)
+        elif kind == "L":
+            out[key] = [_plain({"v": v})["v"] for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _clean(text: str) -> str:
+    """Replace lone surrogates (JSON lets ``"\\ud800"`` through) so the text encodes as UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _size(item: dict[str, Any]) -> int:
+    """An upper bound on an item's stored size (names plus UTF-8 values)."""
+    total = 0
+    for key, value in item.items():
+        total += len(key.encode())
+        if isinstance(value, str):
+            total += len(value.encode("utf-8", "surrogatepass"))
+        elif isinstance(value, bytes):
+            total += len(value)
+        elif isinstance(value, list):
+            total += sum(len(str(v).encode("utf-8", "surrogatepass")) + 3 for v in value)
+        else:
+            total += 21
+    return total

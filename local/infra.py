@@ -1,0 +1,43 @@
+"""Deploy ``infra/template.yaml`` to an emulator's CloudFormation (moto in server mode).
+
+The same file is merged into Chalice's template for the cloud, so local and
+cloud share one definition. Overlays on Chalice's functions (resources without
+a ``Type``) are dropped here: there is no function to overlay locally.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+STACK_NAME = "heed-local"
+
+
+def local_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The infra template without the Chalice function overlays."""
+    template = yaml.safe_load(path.read_text())
+    template["Resources"] = {name: res for name, res in template["Resources"].items() if "Type" in res}
+    return template
+
+
+def deploy(endpoint_url: str, stack_name: str = STACK_NAME) -> dict[str, str]:
+    """Create (or update) the stack and return its outputs, e.g. ``{"HeedTableName": ...}``."""
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint_url)
+    body = json.dumps(local_template())
+    existing = cfn.describe_stacks()["Stacks"]
+    if any(s["StackName"] == stack_name and s["StackStatus"] != "DELETE_COMPLETE" for s in existing):
+        try:
+            cfn.update_stack(StackName=stack_name, TemplateBody=body)
+        except cfn.exceptions.ClientError as exc:
+            if "No updates" not in str(exc):
+                raise
+    else:
+        cfn.create_stack(StackName=stack_name, TemplateBody=body)
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
+        raise RuntimeError(f"stack {stack_name} is {stack['StackStatus']}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -1,0 +1,167 @@
+"""``make run``: Heed on the embedded default, all on loopback.
+
+1. moto in server mode on 127.0.0.1:4566 (or the emulator ``AWS_ENDPOINT_URL``
+   already names), with resources deployed from ``infra/template.yaml``;
+2. ``chalice local`` on 127.0.0.1:8000 (``HEED_API_PORT`` overrides);
+3. the pump (``local/pump.py``) for events the emulator never fires.
+
+Every setting is read from the environment when set; otherwise the documented
+throwaway local values below are used and printed. Never use them anywhere else.
+The end-to-end tests start the same :class:`Stack`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Throwaway values for the local stage only (README: "Local secrets").
+LOCAL_SECRETS = {
+    "META_APP_SECRET": "local-meta-app-secret",
+    "META_VERIFY_TOKEN": "local-meta-verify-token",
+    "X_CONSUMER_SECRET": "local-x-consumer-secret",
+    "TELEGRAM_SECRET_TOKEN": "local-telegram-secret-token",
+    "STAFF_API_TOKEN": "local-staff-token",
+}
+LOCAL_SETTINGS = {
+    "TELEGRAM_BOT_ID": "7000000001",
+    # moto accepts any credentials; these keep boto3 from looking for real ones.
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+DEFAULT_MOTO_PORT = 4566
+DEFAULT_API_PORT = 8000
+
+
+class Stack:
+    """The local stack as a context manager: start, use, stop (children included)."""
+
+    def __init__(self, api_port: Optional[int] = None, moto_port: int = DEFAULT_MOTO_PORT,
+                 environ: Optional[dict[str, str]] = None, quiet: bool = False) -> None:
+        self.env = dict(os.environ if environ is None else environ)
+        for name, value in {**LOCAL_SECRETS, **LOCAL_SETTINGS}.items():
+            self.env.setdefault(name, value)
+        self.api_port = api_port or int(self.env.get("HEED_API_PORT", DEFAULT_API_PORT))
+        self.moto_port = moto_port
+        self.quiet = quiet
+        self.children: list[subprocess.Popen] = []
+        self.pump = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> "Stack":
+        try:
+            endpoint = self.env.get("AWS_ENDPOINT_URL") or self._start_moto()
+            self.env["AWS_ENDPOINT_URL"] = endpoint
+            os.environ.update({k: self.env[k] for k in ("AWS_ENDPOINT_URL", *LOCAL_SETTINGS)})
+            from local import infra
+
+            outputs = infra.deploy(endpoint)
+            self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
+            self._start_api()
+            self._start_pump()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.pump is not None:
+            self.pump.stop()
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        self.children.clear()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen:
+        out = subprocess.DEVNULL if self.quiet else None
+        child = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        self.children.append(child)
+        return child
+
+    def _start_moto(self) -> str:
+        _require_free_port(self.moto_port, "moto")
+        child = self._spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        endpoint = f"http://127.0.0.1:{self.moto_port}"
+        _wait_until(lambda: _http_status(f"{endpoint}/moto-api/") == 200, child, "moto")
+        return endpoint
+
+    def _start_api(self) -> None:
+        _require_free_port(self.api_port, "the API")
+        chalice = str(Path(sys.executable).parent / "chalice")
+        child = self._spawn([chalice, "local", "--host", "127.0.0.1", "--port", str(self.api_port),
+                             "--stage", "local", "--no-autoreload"])
+        _wait_until(lambda: _http_status(f"{self.api_url}/health") == 200, child, "chalice local")
+
+    def _start_pump(self) -> None:
+        from local.pump import JOBS, Pump
+
+        self.pump = Pump(JOBS)
+        self.pump.start()
+
+
+def _require_free_port(port: int, what: str) -> None:
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} for {what} is already in use on 127.0.0.1")
+
+
+def _http_status(url: str) -> Optional[int]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None
+
+
+def _wait_until(ready, child: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"{what} exited with code {child.returncode} while starting")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def main() -> None:
+    stack = Stack().start()
+    signal.signal(signal.SIGTERM, lambda *_: (stack.stop(), sys.exit(0)))
+    secrets = " ".join(f"{name}={stack.env[name]}" for name in LOCAL_SECRETS)
+    print(f"Heed is ready: API {stack.api_url} · AWS emulator {stack.env['AWS_ENDPOINT_URL']} "
+          f"· table {stack.env['HEED_TABLE']}", flush=True)
+    print(f"Local secrets in use (throwaway, local stage only): {secrets}", flush=True)
+    try:
+        while all(child.poll() is None for child in stack.children):
+            time.sleep(0.5)
+        print("a child process exited; stopping Heed", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
