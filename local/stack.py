@@ -60,7 +60,7 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         try:
             endpoint = self.env.get("AWS_ENDPOINT_URL") or self._start_moto()
             self.env["AWS_ENDPOINT_URL"] = endpoint
@@ -88,7 +88,7 @@ class Stack:
                     child.kill()
         self.children.clear()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -102,7 +102,7 @@ class Stack:
 
     def _start_moto(self) -> str:
         _require_free_port(self.moto_port, "moto")
-        child = self._spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        child = self._spawn([sys.executable, "-m", "local.emulator", "--port", str(self.moto_port)])
         endpoint = f"http://127.0.0.1:{self.moto_port}"
         _wait_until(lambda: _http_status(f"{endpoint}/moto-api/") == 200, child, "moto")
         return endpoint

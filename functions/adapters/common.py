@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Mapping, Optional, TypeVar
 
 from functions.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
@@ -95,7 +95,7 @@ def check_secret(presented: Optional[str], expected: str, what: str) -> None:
     """401 when the proof is missing, 403 when it is wrong; constant-time compare."""
     if not presented:
         raise Unauthorized(f"missing {what}")
-    if not hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode()):
+    if not hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode()):
         raise Forbidden(f"invalid {what}")
 
 
@@ -121,6 +121,6 @@ def _utc(value: Any, per_second: int, where: str) -> datetime:
         raise BadRequest(f"{where} must be a timestamp")
     try:
         seconds = float(value) / per_second
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise BadRequest(f"{where} must be a timestamp") from None

@@ -6,7 +6,7 @@ everything downstream (threading, storage, SLA clocks) only sees this shape.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, Optional
 
 Platform = Literal["facebook", "instagram", "whatsapp", "x", "telegram"]
@@ -58,5 +58,5 @@ class RawDelivery:
 
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 UTC with millisecond precision and ``Z``: fixed width, so it sorts as a string."""
-    naive = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
     return naive.isoformat(timespec="milliseconds") + "Z"

@@ -9,14 +9,14 @@ and the README's "Storage design"). The write path is built around one
   conditional request and changes nothing;
 * each conversation touched gets one ``Update`` (counts, last activity, the
   open-conversations index key), conditioned so an out-of-order message can't
-  move ``last_message_at`` backwards;
+  move ``last_message_at`` backwards (see :func:`_conversation_update`);
 * the raw delivery rides in the same transaction, so a message never exists
   without the delivery it came in.
 
 A cancelled transaction says, per action, why. Duplicates are dropped, a
-conversation that moved on is retried with exact values from the old item
-DynamoDB returns (``ReturnValuesOnConditionCheckFailure``), and the rest is
-written in a second request. In-order deliveries cost one request.
+conversation that had already moved on (its old item comes back through
+``ReturnValuesOnConditionCheckFailure``) keeps its later timestamps, and the
+rest is written in a second request. In-order deliveries cost one request.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from functions import aws, settings
-from functions.domain.conversations import ThreadRef, Threaded
+from functions.domain.conversations import Threaded, ThreadRef
 from functions.domain.message import RawDelivery, iso_utc
 from functions.domain.views import ConversationView, MessageView
 from functions.errors import BadRequest, ServiceUnavailable
@@ -106,37 +106,49 @@ def _chunks(pending: list[_Pending], parts: list[dict]) -> Iterator[list[_Pendin
 
 
 def _write_chunk(chunk: list[_Pending], parts: list[dict]) -> int:
-    """Write one chunk; retry without duplicates and with exact conversation values."""
+    """Write one chunk; retry without duplicates and with the right timestamp rule."""
     candidates = list(chunk)
-    known_old: dict[str, Optional[dict]] = {}  # conversation id -> its item as DynamoDB returned it
+    keep: dict[str, set[str]] = {}  # conversation id -> timestamps already newer than ours
     for attempt in range(MAX_ATTEMPTS):
         if not candidates:
             return 0
-        actions, roles = _actions(candidates, parts, known_old)
+        actions, roles = _actions(candidates, parts, keep)
         try:
             aws.client("dynamodb").transact_write_items(TransactItems=actions)
             return len(candidates)
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as 503 otherwise
             reasons = _cancellation_reasons(exc)
-        conflict = False
         duplicates: set[int] = set()
-        for reason, role in zip(reasons, roles):
+        for reason, (role, ref) in zip(reasons, roles, strict=False):
             code = reason.get("Code") or "None"
             if code == "None":
                 continue
-            if code == "ConditionalCheckFailed" and role[0] == "message":
-                duplicates.add(role[1])
-            elif code == "ConditionalCheckFailed" and role[0] == "conversation":
-                known_old[role[1]] = _plain(reason.get("Item") or {})
-            elif code == "TransactionConflict":
-                conflict = True
-            else:
+            if code == "ConditionalCheckFailed" and role == "message":
+                duplicates.add(ref)
+            elif code == "ConditionalCheckFailed" and role == "conversation":
+                keep[ref] = keep.get(ref, set()) | _newer_timestamps(_plain(reason.get("Item") or {}), ref, candidates)
+            elif code != "TransactionConflict":
                 log("store_transaction_failed", level="ERROR", reason=code)
                 raise StorageUnavailable(f"storage refused the write: {code}")
         candidates = [entry for i, entry in enumerate(candidates) if i not in duplicates]
-        if conflict:
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        if not duplicates:  # contention, not news: back off a little before the next round
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise StorageUnavailable("storage is busy; retry the delivery")
+
+
+def _newer_timestamps(old: dict[str, Any], conv_id: str, candidates: list[_Pending]) -> set[str]:
+    """Which of the conversation's timestamps are already later than this chunk's messages."""
+    msgs = [e.threaded.message for e in candidates if e.threaded.conversation_id == conv_id]
+    ours = _latest(msgs)
+    return {attr for attr, value in ours.items() if value and old.get(attr, "") > value}
+
+
+def _latest(msgs: list[Any]) -> dict[str, Optional[str]]:
+    inbound = [m.sent_at for m in msgs if m.direction == "in"]
+    return {
+        "last_message_at": iso_utc(max(m.sent_at for m in msgs)),
+        "last_inbound_at": iso_utc(max(inbound)) if inbound else None,
+    }
 
 
 def _cancellation_reasons(exc: Exception) -> list[dict]:
@@ -152,7 +164,7 @@ def _cancellation_reasons(exc: Exception) -> list[dict]:
 
 
 def _actions(
-    candidates: list[_Pending], parts: list[dict], known_old: dict[str, Optional[dict]]
+    candidates: list[_Pending], parts: list[dict], keep: dict[str, set[str]]
 ) -> tuple[list[dict], list[tuple[str, Any]]]:
     """The transaction and, for each action, what it is (to read cancellation reasons)."""
     table = settings.required("HEED_TABLE")
@@ -175,28 +187,26 @@ def _actions(
         roles.append(("message", i))
         by_conv.setdefault(entry.threaded.conversation_id, []).append(entry.threaded)
     for conv_id, threaded in by_conv.items():
-        update = _conversation_update(conv_id, threaded, known_old.get(conv_id))
+        update = _conversation_update(conv_id, threaded, keep.get(conv_id, set()))
         actions.append({"Update": {"TableName": table, **update}})
         roles.append(("conversation", conv_id))
     return actions, roles
 
 
-def _conversation_update(conv_id: str, threaded: list[Threaded], old: Optional[dict]) -> dict:
+def _conversation_update(conv_id: str, threaded: list[Threaded], keep: set[str]) -> dict:
     """The Update for one conversation receiving ``threaded`` new messages.
 
-    Without ``old`` (first attempt) the update assumes the messages are the
-    newest, and a condition checks it. With ``old`` (DynamoDB returned the
-    item when that check failed) it writes exact maxima, conditioned on the
-    item's version so a concurrent writer forces one more round.
+    ``last_message_at`` and ``last_inbound_at`` only ever move forward. Each is
+    either advanced to this chunk's latest time (conditioned on not being later
+    already) or, once DynamoDB has shown it is later (``keep``), left alone and
+    conditioned on staying later. Both conditions are monotonic, so a
+    conversation needs at most three rounds even under concurrent writers, and
+    the common in-order case needs one.
     """
     first = threaded[0]
     msgs = [t.message for t in threaded]
-    inbound = [m for m in msgs if m.direction == "in"]
-    last = iso_utc(max(m.sent_at for m in msgs))
-    last_in = iso_utc(max(m.sent_at for m in inbound)) if inbound else None
-    names = [m for m in sorted(inbound, key=lambda m: m.sent_at) if m.customer_name]
-    name = names[-1].customer_name if names else None
-    name_at = iso_utc(names[-1].sent_at) if names else None
+    inbound = sorted((m for m in msgs if m.direction == "in"), key=lambda m: m.sent_at)
+    latest = _latest(msgs)
 
     values: dict[str, Any] = {
         ":platform": first.message.platform,
@@ -210,7 +220,6 @@ def _conversation_update(conv_id: str, threaded: list[Threaded], old: Optional[d
         ":open_pk": "STATUS#open",
         ":n": len(msgs),
         ":n_in": len(inbound),
-        ":one": 1,
     }
     sets = [
         "#type = :type", "id = :id", "platform = :platform", "channel = :channel",
@@ -225,34 +234,28 @@ def _conversation_update(conv_id: str, threaded: list[Threaded], old: Optional[d
     else:
         sets += ["#status = if_not_exists(#status, :open)", "gsi1pk = if_not_exists(gsi1pk, :open_pk)"]
 
-    names_map = {"#type": "type", "#status": "status"}
-    if old is None:
-        condition = "attribute_not_exists(pk) OR (last_message_at <= :last"
-        condition += " AND (attribute_not_exists(last_inbound_at) OR last_inbound_at <= :last_in))" if last_in else ")"
-        write_last, write_last_in, write_name = last, last_in, name
-    else:
-        condition = "#version = :version"
-        names_map["#version"] = "version"
-        values[":version"] = int(old.get("version", 0))
-        write_last = max(last, old.get("last_message_at", ""))
-        write_last_in = max(filter(None, [last_in, old.get("last_inbound_at")]), default=None)
-        newer_name = name_at is not None and name_at >= old.get("last_inbound_at", "")
-        write_name = name if newer_name else None
-
-    sets += ["last_message_at = :last", "gsi1sk = :gsi1sk"]
-    values[":last"] = write_last
-    values[":gsi1sk"] = f"{write_last}#{conv_id}"
-    if write_last_in:
-        sets.append("last_inbound_at = :last_in")
-        values[":last_in"] = write_last_in
-    if write_name:
-        sets.append("customer_name = :name")
-        values[":name"] = write_name
+    conditions = []
+    for attr, placeholder in (("last_message_at", ":last"), ("last_inbound_at", ":last_in")):
+        value = latest[attr]
+        if value is None:
+            continue
+        values[placeholder] = value
+        if attr in keep:
+            conditions.append(f"{attr} >= {placeholder}")
+            continue
+        conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= {placeholder})")
+        sets.append(f"{attr} = {placeholder}")
+        if attr == "last_message_at":
+            sets.append("gsi1sk = :gsi1sk")
+            values[":gsi1sk"] = f"{value}#{conv_id}"
+        elif inbound[-1].customer_name:  # the newest inbound message names the customer
+            sets.append("customer_name = :name")
+            values[":name"] = inbound[-1].customer_name
     return {
         "Key": _marshal({"pk": f"CONV#{conv_id}", "sk": "CONV"}),
-        "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :n, inbound_count :n_in, #version :one",
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": {**names_map, "#version": "version"},
+        "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :n, inbound_count :n_in",
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": {"#type": "type", "#status": "status"},
         "ExpressionAttributeValues": _marshal(values),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }

@@ -1,0 +1,137 @@
+"""moto in server mode, with requests applied one at a time and cheap transaction rollback.
+
+Two adjustments make moto behave like DynamoDB where Heed depends on it:
+
+* moto's server handles requests on many threads without isolating them, so two
+  concurrent ``TransactWriteItems`` can both pass a condition that real DynamoDB
+  (serializable transactions) lets only one pass. Requests are serialized here.
+* moto 5.2 snapshots the *whole table* with ``copy.deepcopy`` once per action of
+  every transaction, to roll back on failure: a 100-action transaction on a
+  10,000-item table copies a million items. The snapshot here copies the item
+  containers and deep-copies only the items the transaction touches, which is
+  all a rollback can need. Same observable behaviour, linear cost.
+
+Run standalone: ``python -m local.emulator --port 4566``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextvars
+import copy
+import threading
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+# The transaction being applied: its actions, and the snapshots taken so far (one per table).
+_transaction: contextvars.ContextVar[tuple[list[dict], dict[int, Table]] | None] = contextvars.ContextVar(
+    "heed_moto_transaction", default=None
+)
+
+
+def _touched_hash_keys(table: Table, actions: list[dict]) -> set[DynamoType]:
+    keys = set()
+    for action in actions:
+        (op,) = action.values()
+        if op.get("TableName") != table.name:
+            continue
+        attrs = op.get("Item") or op.get("Key") or {}
+        if table.hash_key_attr in attrs:
+            keys.add(DynamoType(attrs[table.hash_key_attr]))
+    return keys
+
+
+def _snapshot(table: Table, actions: list[dict]) -> Table:
+    """A copy of ``table`` that a rollback can restore: containers copied, touched items deep-copied."""
+    clone = copy.copy(table)
+    clone.items = defaultdict(dict)
+    touched = _touched_hash_keys(table, actions)
+    for hash_key, value in table.items.items():
+        if hash_key in touched:
+            clone.items[hash_key] = copy.deepcopy(value)
+        else:
+            clone.items[hash_key] = dict(value) if isinstance(value, dict) else value
+    if table.stream_shard is not None:
+        clone.stream_shard = copy.copy(table.stream_shard)
+        clone.stream_shard.items = list(table.stream_shard.items)
+        clone.stream_shard.table = clone
+    return clone
+
+
+class _CopyForTransactions:
+    """Stands in for the ``copy`` module inside moto's DynamoDB models."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        state = _transaction.get()
+        if state is None or not isinstance(obj, Table):
+            return copy.deepcopy(obj, memo)
+        actions, snapshots = state
+        if id(obj) not in snapshots:
+            snapshots[id(obj)] = _snapshot(obj, actions)
+        return snapshots[id(obj)]
+
+
+def _install_cheap_rollback() -> None:
+    backend = dynamodb_models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "heed_patched", False):
+        return
+    original = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict]) -> None:
+        token = _transaction.set((transact_items, {}))
+        try:
+            return original(self, transact_items)
+        finally:
+            _transaction.reset(token)
+
+    transact_write_items.heed_patched = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items
+    dynamodb_models.copy = _CopyForTransactions()  # type: ignore[assignment]
+
+
+_install_cheap_rollback()
+
+
+def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    """A WSGI app that runs ``app`` for one request at a time, response body included."""
+    lock = threading.Lock()
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return wrapper
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    """moto's threaded server (accepts concurrently) that applies requests one at a time."""
+
+    def _server_entry(self) -> None:
+        app = serialized(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args()
+    server = SerializedMotoServer(args.host, args.port, verbose=False)
+    server.start()
+    server._thread.join()  # serve until the process is stopped
+
+
+if __name__ == "__main__":
+    main()
