@@ -1,13 +1,14 @@
 """``make run``: Heed on the embedded default, all on loopback.
 
-1. moto in server mode on 127.0.0.1:4566 (or the emulator ``AWS_ENDPOINT_URL``
-   already names), with resources deployed from ``infra/template.yaml``;
+1. moto in server mode on 127.0.0.1:4566 (``HEED_EMULATOR_PORT`` overrides; an
+   emulator already named by ``AWS_ENDPOINT_URL`` is used instead), with the
+   resources deployed from ``infra/template.yaml``;
 2. ``chalice local`` on 127.0.0.1:8000 (``HEED_API_PORT`` overrides);
 3. the pump (``local/pump.py``) for events the emulator never fires.
 
 Every setting is read from the environment when set; otherwise the documented
 throwaway local values below are used and printed. Never use them anywhere else.
-The end-to-end tests start the same :class:`Stack`.
+The end-to-end test runs this module as ``make run`` does.
 """
 from __future__ import annotations
 
@@ -45,14 +46,12 @@ DEFAULT_API_PORT = 8000
 class Stack:
     """The local stack as a context manager: start, use, stop (children included)."""
 
-    def __init__(self, api_port: Optional[int] = None, moto_port: int = DEFAULT_MOTO_PORT,
-                 environ: Optional[dict[str, str]] = None, quiet: bool = False) -> None:
-        self.env = dict(os.environ if environ is None else environ)
+    def __init__(self) -> None:
+        self.env = dict(os.environ)
         for name, value in {**LOCAL_SECRETS, **LOCAL_SETTINGS}.items():
             self.env.setdefault(name, value)
-        self.api_port = api_port or int(self.env.get("HEED_API_PORT", DEFAULT_API_PORT))
-        self.moto_port = moto_port
-        self.quiet = quiet
+        self.api_port = int(self.env.get("HEED_API_PORT", DEFAULT_API_PORT))
+        self.moto_port = int(self.env.get("HEED_EMULATOR_PORT", DEFAULT_MOTO_PORT))
         self.children: list[subprocess.Popen] = []
         self.pump = None
 
@@ -95,8 +94,7 @@ class Stack:
         self.stop()
 
     def _spawn(self, args: list[str]) -> subprocess.Popen:
-        out = subprocess.DEVNULL if self.quiet else None
-        child = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        child = subprocess.Popen(args, cwd=ROOT, env=self.env)
         self.children.append(child)
         return child
 
