@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= dev
+DIST ?= dist
 
 .PHONY: venv run test unit bench lint package clean
 
@@ -33,10 +34,12 @@ lint: venv
 # The Lambda zip must carry functions/ and templates/: Chalice packages only
 # app.py, chalicelib/ and vendor/, and vendor/'s contents land at the zip root.
 package: venv
-	rm -rf vendor dist/$(STAGE)
-	mkdir -p vendor dist
+	rm -rf vendor $(DIST)/$(STAGE)
+	mkdir -p vendor $(DIST)
 	cp -r functions templates vendor/
-	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/template.yaml dist/$(STAGE)
+	find vendor -name __pycache__ -prune -exec rm -rf {} +
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template infra/template.yaml $(DIST)/$(STAGE)
 	rm -rf vendor
 
 clean:

@@ -1,8 +1,10 @@
 """Deploy ``infra/template.yaml`` to an emulator's CloudFormation (moto in server mode).
 
 The same file is merged into Chalice's template for the cloud, so local and
-cloud share one definition. Overlays on Chalice's functions (resources without
-a ``Type``) are dropped here: there is no function to overlay locally.
+cloud share one definition. Two kinds of resource are dropped here: overlays on
+Chalice's functions (no ``Type``) and resources marked
+``Metadata: {Heed: {Local: false}}`` (IAM for Chalice's role). Locally there is
+no function to overlay and no role to grant.
 """
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ STACK_NAME = "heed-local"
 
 
 def local_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The infra template without the Chalice function overlays."""
+    """The infra template without what only exists beside Chalice's resources in the cloud."""
     template = yaml.safe_load(path.read_text())
-    template["Resources"] = {name: res for name, res in template["Resources"].items() if "Type" in res}
+    template["Resources"] = {name: res for name, res in template["Resources"].items() if _local(res)}
     return template
+
+
+def _local(resource: dict[str, Any]) -> bool:
+    return "Type" in resource and resource.get("Metadata", {}).get("Heed", {}).get("Local", True)
 
 
 def deploy(endpoint_url: str, stack_name: str = STACK_NAME) -> dict[str, str]:
