@@ -1,7 +1,9 @@
 """Heed's routes and events: wiring only. Each hands off to one function in ``functions/``."""
-from chalice import Chalice
+import os
 
-from functions.handlers import staff, webhooks
+from chalice import Chalice, Rate
+
+from functions.handlers import ack, events, staff, webhooks
 
 app = Chalice(app_name="heed")
 
@@ -46,3 +48,27 @@ def list_conversations():
 @app.route("/conversations/{conversation_id}", methods=["GET"])
 def get_conversation(conversation_id):
     return staff.get_conversation(app.current_request, conversation_id)
+
+
+@app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
+def resolve_conversation(conversation_id):
+    return staff.resolve_conversation(app.current_request, conversation_id)
+
+
+# One-tap acknowledgement from an alert SMS: the signed token is the credential.
+@app.route("/ack/{token}", methods=["GET"])
+def acknowledge(token):
+    return ack.acknowledge(token)
+
+
+# SLA clocks follow the table's stream. The ARN is set per stage by the merged
+# template (infra/template.yaml); locally the pump reads moto's stream.
+@app.on_dynamodb_record(stream_arn=os.environ.get("HEED_TABLE_STREAM_ARN", events.STREAM_ARN_PLACEHOLDER),
+                        batch_size=100)
+def sla_stream(event):
+    events.on_table_records(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sla_tick(event):
+    events.on_tick()

@@ -1,14 +1,24 @@
 """Does locally what AWS would do for events moto and ``chalice local`` never fire.
 
-In the cloud, schedules and queue/S3 triggers invoke Heed's functions; moto
-fires none of them (and never applies TTL). The pump calls the same functions
-on a timer. Later features register their jobs in ``JOBS``; there are none yet.
+In the cloud, the table's stream invokes ``sla_stream`` and EventBridge invokes
+``sla_tick`` every minute; moto fires neither (and never applies TTL). The pump
+calls the same registered functions of ``app`` with events shaped like
+Lambda's, on a timer:
+
+* ``table-stream`` (every second): reads moto's DynamoDB stream like Lambda's
+  event source mapping does: in order, a batch at a time, moving on only after
+  the handler succeeded (a failing batch is retried at the next turn);
+* ``sla-tick`` (every ``HEED_TICK_SECONDS``, default 5): the SLA checker.
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from datetime import UTC, datetime
+from typing import Any, Callable
+
+import boto3
 
 from functions.log import log
 
@@ -20,13 +30,72 @@ class Job:
     run: Callable[[], None]
 
 
-JOBS: list[Job] = []
+class TableStream:
+    """Reads the table's stream from the start and hands each batch to ``app.sla_stream``."""
+
+    def __init__(self, table_name: str, batch_size: int = 100) -> None:
+        self.table_name = table_name
+        self.batch_size = batch_size
+        self.iterators: dict[str, str] = {}
+
+    def drain(self) -> int:
+        """Deliver every record written so far; returns how many were delivered."""
+        delivered = 0
+        while batch := self.poll():
+            delivered += batch
+        return delivered
+
+    def poll(self) -> int:
+        """Deliver at most one batch per shard; returns how many records were delivered."""
+        from app import sla_stream
+
+        arn = boto3.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        streams = boto3.client("dynamodbstreams")
+        delivered = 0
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = self.iterators.get(shard_id) or streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            page = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            if page["Records"]:
+                sla_stream({"Records": [_lambda_record(r, arn) for r in page["Records"]]}, None)
+                delivered += len(page["Records"])
+            self.iterators[shard_id] = page["NextShardIterator"]  # only after the handler succeeded
+        return delivered
+
+
+def tick() -> None:
+    from app import sla_tick
+
+    sla_tick(scheduled_event(), None)
+
+
+def scheduled_event() -> dict[str, Any]:
+    """An EventBridge scheduled event as Lambda receives it."""
+    return {"version": "0", "id": "local-pump", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "000000000000", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [], "detail": {}}
+
+
+def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
+
+
+def jobs(table_name: str) -> list[Job]:
+    return [
+        Job("table-stream", 1.0, TableStream(table_name).poll),
+        Job("sla-tick", float(os.environ.get("HEED_TICK_SECONDS", "5")), tick),
+    ]
 
 
 class Pump(threading.Thread):
     """Runs each job every ``every_seconds`` until :meth:`stop`; a failing job is logged, not fatal."""
 
-    def __init__(self, jobs: list[Job], tick_seconds: float = 1.0) -> None:
+    def __init__(self, jobs: list[Job], tick_seconds: float = 0.5) -> None:
         super().__init__(name="heed-pump", daemon=True)
         self.jobs = jobs
         self.tick_seconds = tick_seconds
@@ -42,7 +111,7 @@ class Pump(threading.Thread):
                     due[job.name] = elapsed + job.every_seconds
                     try:
                         job.run()
-                    except Exception as exc:  # noqa: BLE001 - keep pumping; the next tick retries
+                    except Exception as exc:  # noqa: BLE001 - keep pumping; the next turn retries
                         log("pump_job_failed", level="ERROR", job=job.name, error=type(exc).__name__)
 
     def stop(self) -> None:

@@ -4,7 +4,8 @@
    emulator already named by ``AWS_ENDPOINT_URL`` is used instead), with the
    resources deployed from ``infra/template.yaml``;
 2. ``chalice local`` on 127.0.0.1:8000 (``HEED_API_PORT`` overrides);
-3. the pump (``local/pump.py``) for events the emulator never fires.
+3. the pump (``local/pump.py``): the table stream and the SLA schedule, which
+   the emulator never fires.
 
 Every setting is read from the environment when set; otherwise the documented
 throwaway local values below are used and printed. Never use them anywhere else.
@@ -31,6 +32,7 @@ LOCAL_SECRETS = {
     "X_CONSUMER_SECRET": "local-x-consumer-secret",
     "TELEGRAM_SECRET_TOKEN": "local-telegram-secret-token",
     "STAFF_API_TOKEN": "local-staff-token",
+    "HEED_ACK_SECRET": "local-ack-link-secret",
 }
 LOCAL_SETTINGS = {
     "TELEGRAM_BOT_ID": "7000000001",
@@ -52,6 +54,7 @@ class Stack:
             self.env.setdefault(name, value)
         self.api_port = int(self.env.get("HEED_API_PORT", DEFAULT_API_PORT))
         self.moto_port = int(self.env.get("HEED_EMULATOR_PORT", DEFAULT_MOTO_PORT))
+        self.env.setdefault("HEED_PUBLIC_URL", self.api_url)  # ack links in alert SMS point here
         self.children: list[subprocess.Popen] = []
         self.pump = None
 
@@ -63,11 +66,12 @@ class Stack:
         try:
             endpoint = self.env.get("AWS_ENDPOINT_URL") or self._start_moto()
             self.env["AWS_ENDPOINT_URL"] = endpoint
-            os.environ.update({k: self.env[k] for k in ("AWS_ENDPOINT_URL", *LOCAL_SETTINGS)})
+            os.environ.update(self.env)  # the pump runs Heed's handlers in this process
             from local import infra
 
             outputs = infra.deploy(endpoint)
             self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
+            os.environ.update(self.env)
             self._start_api()
             self._start_pump()
         except BaseException:
@@ -113,9 +117,9 @@ class Stack:
         _wait_until(lambda: _http_status(f"{self.api_url}/health") == 200, child, "chalice local")
 
     def _start_pump(self) -> None:
-        from local.pump import JOBS, Pump
+        from local.pump import Pump, jobs
 
-        self.pump = Pump(JOBS)
+        self.pump = Pump(jobs(self.env["HEED_TABLE"]))
         self.pump.start()
 
 

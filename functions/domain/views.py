@@ -25,6 +25,7 @@ class ConversationView:
     message_count: int
     last_message_at: str
     last_inbound_at: Optional[str]
+    sla: Optional[dict[str, Any]] = None
     messages: list[MessageView] = field(default_factory=list)
 
     def to_json(self, with_messages: bool = False) -> dict[str, Any]:
@@ -38,6 +39,7 @@ class ConversationView:
             "message_count": self.message_count,
             "last_message_at": self.last_message_at,
             "last_inbound_at": self.last_inbound_at,
+            "sla": self.sla,
         }
         if with_messages:
             body["messages"] = [

@@ -6,11 +6,12 @@ from typing import Any
 
 from chalice import Response
 
+from functions import clocks
 from functions.errors import BadRequest, NotFound
 from functions.http import guarded, json_response, require_staff
 from functions.store import dynamo
 
-STATUSES = ("open", "resolved")
+STATUSES = ("open", "resolved", "breached")
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 # conversations.conversation_id(): "c" + 24 base32 characters
@@ -44,3 +45,11 @@ def _limit(raw: str | None) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
+
+
+@guarded
+def resolve_conversation(request: Any, conversation_id: str) -> Response:
+    require_staff(request.headers)
+    if not CONVERSATION_ID.fullmatch(conversation_id) or not clocks.resolve(conversation_id):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))

@@ -33,11 +33,11 @@ from typing import Any, Iterator, Optional
 from functions import aws, settings
 from functions.domain.conversations import Threaded, ThreadRef
 from functions.domain.message import RawDelivery, iso_utc
+from functions.domain.sla import view as sla_view
 from functions.domain.views import ConversationView, MessageView
 from functions.errors import BadRequest, ServiceUnavailable
 from functions.log import log
 
-GSI = "gsi1"
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 MAX_TRANSACTION_BYTES = 3_500_000  # under the 4 MB request limit, with room for expressions
 MAX_ITEM_BYTES = 380_000  # under the 400 KB item limit
@@ -322,7 +322,7 @@ def find_threads(platform: str, account_id: str, ids: list[str]) -> dict[str, Th
     for start in range(0, len(ids), 100):
         keys = [_marshal({"pk": _message_pk(platform, account_id, i), "sk": "MSG"}) for i in ids[start : start + 100]]
         request = {table: {"Keys": keys, "ConsistentRead": True,
-                           "ProjectionExpression": "id, conversation_id, customer_id, root_id"}}
+                           **_projection(("id", "conversation_id", "customer_id", "root_id"))}}
         while request:
             response = _call("batch_get_item", RequestItems=request)
             for raw in response.get("Responses", {}).get(table, []):
@@ -332,19 +332,27 @@ def find_threads(platform: str, account_id: str, ids: list[str]) -> dict[str, Th
     return found
 
 
+# status -> (index, its key attributes, partition, newest first?)
+_LISTINGS = {
+    "open": ("gsi1", "gsi1pk", "gsi1sk", "STATUS#open", True),
+    "resolved": ("gsi1", "gsi1pk", "gsi1sk", "STATUS#resolved", True),
+    "breached": ("gsi2", "gsi2pk", "gsi2sk", "SLA#breached", False),  # open and past due, by next page
+}
+
+
 def list_conversations(status: str, limit: int, cursor: Optional[str]) -> tuple[list[ConversationView], Optional[str]]:
-    """Conversations with ``status``, newest activity first, through the index (no Scan)."""
-    partition = f"STATUS#{status}"
+    """Conversations with ``status`` through an index (never a Scan)."""
+    index, pk_name, sk_name, partition, newest_first = _LISTINGS[status]
     params: dict[str, Any] = {
         "TableName": settings.required("HEED_TABLE"),
-        "IndexName": GSI,
-        "KeyConditionExpression": "gsi1pk = :pk",
+        "IndexName": index,
+        "KeyConditionExpression": f"{pk_name} = :pk",
         "ExpressionAttributeValues": {":pk": {"S": partition}},
-        "ScanIndexForward": False,
+        "ScanIndexForward": not newest_first,
         "Limit": limit,
     }
     if cursor:
-        params["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+        params["ExclusiveStartKey"] = _decode_cursor(cursor, {"pk", "sk", pk_name, sk_name}, pk_name, partition)
     response = _call("query", **params)
     items = [_conversation_view(_plain(i)) for i in response.get("Items", [])]
     last = response.get("LastEvaluatedKey")
@@ -361,11 +369,10 @@ def get_conversation(conversation_id: str) -> Optional[ConversationView]:
     messages: list[MessageView] = []
     params: dict[str, Any] = {
         "TableName": table,
-        "IndexName": GSI,
+        "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
-        "ProjectionExpression": "id, direction, #text, sent_at",
-        "ExpressionAttributeNames": {"#text": "text"},
+        **_projection(("id", "direction", "text", "sent_at")),
     }
     while True:
         page = _call("query", **params)
@@ -391,6 +398,7 @@ def _conversation_view(item: dict[str, Any]) -> ConversationView:
         message_count=int(item.get("message_count", 0)),
         last_message_at=item["last_message_at"],
         last_inbound_at=item.get("last_inbound_at"),
+        sla=sla_view(json.loads(item["sla"])) if "sla" in item else None,
     )
 
 
@@ -398,17 +406,198 @@ def _encode_cursor(key: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, partition: str) -> dict:
+def _decode_cursor(cursor: str, expected: set[str], pk_name: str, partition: str) -> dict:
     """An opaque cursor back to a start key; anything we didn't issue is a 400."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error):
         raise BadRequest("next cursor is not valid") from None
-    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
-    if (not isinstance(key, dict) or set(key) != expected or key["gsi1pk"] != partition
+    if (not isinstance(key, dict) or set(key) != expected or key[pk_name] != partition
             or not all(isinstance(v, str) and v and len(v) < 1024 for v in key.values())):
         raise BadRequest("next cursor is not valid")
     return _marshal(key)
+
+
+# ---------------------------------------------------------------- SLA clocks
+#
+# A conversation's SLA state lives on its item (``sla``, JSON; ``sla_version``
+# for optimistic concurrency). While a clock runs, the item is in the sparse
+# index gsi2 under ``SLA#<state>`` sorted by its next alert time, so the
+# checker reads only clocks that are due. Every change appends SLA events
+# (``pk=CONV#id, sk=SLA#<time>#<clock>#<kind>#<n>``) in the same transaction.
+
+
+@dataclass(frozen=True)
+class SlaRecord:
+    """A conversation as the SLA code needs it."""
+
+    conversation_id: str
+    platform: str
+    channel: str
+    account_id: str
+    customer_name: Optional[str]
+    status: str
+    sla: dict  # functions.domain.sla.dump() form; {} before the first clock
+    version: int
+    alert_key: Optional[str]
+    alert_sent: tuple[str, ...]
+
+
+_SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_name", "status", "sla", "sla_version",
+              "alert_key", "alert_sent")
+
+
+def get_sla(conversation_id: str) -> Optional[SlaRecord]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}), **_projection(_SLA_ATTRS))
+    return _sla_record(_plain(response["Item"])) if "Item" in response else None
+
+
+def save_sla(record: SlaRecord, sla: dict, due: Optional[tuple[str, str]], events: list[dict],
+             status: Optional[str] = None, alert_done: bool = False) -> bool:
+    """Write new SLA state if nobody changed it since ``record`` was read; False if somebody did.
+
+    ``due`` is ``(state, next alert time)`` while a clock runs (``None`` takes
+    the conversation out of the checker's index). ``status`` moves the
+    conversation between the open/resolved listings. ``alert_done`` clears the
+    checker's claim on the alert this write records.
+    """
+    table = settings.required("HEED_TABLE")
+    names = {"#v": "sla_version"}
+    values: dict[str, Any] = {":sla": json.dumps(sla, separators=(",", ":")), ":next": record.version + 1}
+    sets = ["sla = :sla", "#v = :next"]
+    removes = ["alert_key", "alert_sent", "alert_owner", "alert_until"] if alert_done else []
+    if due is None:
+        removes += ["gsi2pk", "gsi2sk"]
+    else:
+        sets += ["gsi2pk = :due_pk", "gsi2sk = :due_sk"]
+        values.update({":due_pk": f"SLA#{due[0]}", ":due_sk": f"{due[1]}#{record.conversation_id}"})
+    if status is not None:
+        names["#status"] = "status"
+        sets += ["#status = :status", "gsi1pk = :status_pk"]
+        values.update({":status": status, ":status_pk": f"STATUS#{status}"})
+    condition = "attribute_exists(pk) AND "
+    if record.version:
+        condition += "#v = :expected"
+        values[":expected"] = record.version
+    else:
+        condition += "attribute_not_exists(#v)"
+    actions = [{"Update": {
+        "TableName": table,
+        "Key": _marshal({"pk": f"CONV#{record.conversation_id}", "sk": "CONV"}),
+        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": _marshal(values),
+    }}]
+    for event in events:
+        actions.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                                "Item": _marshal(_sla_event_item(record.conversation_id, event))}})
+    return _transact_or_conflict(actions)
+
+
+def due_clocks(now: str, limit: int = 100) -> list[SlaRecord]:
+    """Running clocks whose next alert is at or before ``now`` (ISO, as stored): reads only those."""
+    table = settings.required("HEED_TABLE")
+    found: list[SlaRecord] = []
+    for state in ("ok", "warning", "breached"):
+        params: dict[str, Any] = {
+            "TableName": table, "IndexName": "gsi2", "Limit": limit,
+            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk <= :now",
+            "ExpressionAttributeValues": _marshal({":pk": f"SLA#{state}", ":now": f"{now}#~"}),
+        }
+        page = _call("query", **params)
+        found += [_sla_record(_plain(item)) for item in page.get("Items", [])]
+    return found
+
+
+def claim_alert(record: SlaRecord, key: str, owner: str, until: str, now: str, acks: list[dict]) -> bool:
+    """Take the right to send alert ``key`` for a while; only one checker wins.
+
+    The ack links' records are written in the same request, so a link works
+    as soon as the SMS that carries it can arrive.
+    """
+    table = settings.required("HEED_TABLE")
+    values = {":owner": owner, ":until": until, ":now": now, ":key": key, ":v": record.version}
+    keep_sent = record.alert_key == key  # a retry of the same alert keeps the phones already paged
+    sets = "alert_owner = :owner, alert_until = :until, alert_key = :key"
+    if not keep_sent:
+        sets += ", alert_sent = :none"
+        values[":none"] = []
+    actions: list[dict] = [{"Update": {
+        "TableName": table,
+        "Key": _marshal({"pk": f"CONV#{record.conversation_id}", "sk": "CONV"}),
+        "UpdateExpression": "SET " + sets,
+        "ConditionExpression": "sla_version = :v AND (attribute_not_exists(alert_until) OR alert_until < :now)",
+        "ExpressionAttributeValues": _marshal(values),
+    }}]
+    for ack in acks:
+        actions.append({"Put": {"TableName": table, "Item": _marshal({"pk": f"ACK#{ack['token_id']}", "sk": "ACK",
+                                                                         "type": "ack", **ack})}})
+    return _transact_or_conflict(actions)
+
+
+def release_alert(conversation_id: str, owner: str, phones: list[str]) -> None:
+    """Give the alert back after a failed send, remembering who got it so the retry pages only the rest."""
+    try:
+        _call("update_item", TableName=settings.required("HEED_TABLE"),
+              Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+              UpdateExpression="SET alert_sent = list_append(alert_sent, :phones), alert_until = :past",
+              ConditionExpression="alert_owner = :owner",
+              ExpressionAttributeValues=_marshal({":phones": phones, ":owner": owner, ":past": ""}))
+    except StorageUnavailable:
+        log("alert_progress_not_saved", level="WARNING", conversation_id=conversation_id)
+
+
+def get_ack(token_id: str) -> Optional[dict]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"ACK#{token_id}", "sk": "ACK"}))
+    return _plain(response["Item"]) if "Item" in response else None
+
+
+def sla_events(conversation_id: str) -> list[dict]:
+    """A conversation's SLA history, oldest first."""
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"), "ConsistentRead": True,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sla)",
+        "ExpressionAttributeValues": _marshal({":pk": f"CONV#{conversation_id}", ":sla": "SLA#"}),
+    }
+    events: list[dict] = []
+    while True:
+        page = _call("query", **params)
+        events += [json.loads(_plain(item)["event"]) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return events
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _sla_event_item(conversation_id: str, event: dict) -> dict[str, Any]:
+    number = event["detail"].get("number") or event["detail"].get("level") or 0
+    return {"pk": f"CONV#{conversation_id}", "sk": f"SLA#{event['at']}#{event['clock_id']}#{event['kind']}#{number}",
+            "type": "sla_event", "event": json.dumps(event, separators=(",", ":"), default=str)}
+
+
+def _sla_record(item: dict[str, Any]) -> SlaRecord:
+    return SlaRecord(
+        conversation_id=item["id"], platform=item["platform"], channel=item["channel"],
+        account_id=item["account_id"], customer_name=item.get("customer_name"), status=item.get("status", "open"),
+        sla=json.loads(item["sla"]) if "sla" in item else {}, version=int(item.get("sla_version", 0)),
+        alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])),
+    )
+
+
+def _transact_or_conflict(actions: list[dict]) -> bool:
+    """Run a transaction; False when a condition failed or it collided with another writer."""
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=actions)
+        return True
+    except Exception as exc:  # noqa: BLE001 - classified by _cancellation_reasons
+        reasons = _cancellation_reasons(exc)
+    codes = {reason.get("Code") or "None" for reason in reasons} - {"None"}
+    if codes <= {"ConditionalCheckFailed", "TransactionConflict"}:
+        return False
+    log("store_transaction_failed", level="ERROR", reason=",".join(sorted(codes)))
+    raise StorageUnavailable("storage refused the write")
 
 
 # ---------------------------------------------------------------- helpers
@@ -423,6 +612,12 @@ def _call(operation: str, **params: Any) -> dict:
     except (ClientError, BotoCoreError) as exc:
         log("store_unavailable", level="ERROR", operation=operation, error=type(exc).__name__)
         raise StorageUnavailable("storage is unavailable; retry") from None
+
+
+def _projection(attrs: tuple[str, ...]) -> dict[str, Any]:
+    """ProjectionExpression with a placeholder per name, so no attribute trips a reserved word."""
+    return {"ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(attrs))),
+            "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(attrs)}}
 
 
 def _message_pk(platform: str, account_id: str, platform_message_id: str) -> str:

@@ -1,0 +1,111 @@
+"""SLA clocks over storage: new messages from the table's stream, and resolving.
+
+The webhook path stores and answers; clocks are worked out here, after the
+fact, from the table's stream (Lambda; locally the pump), so a slow clock never
+delays a platform's delivery. Stream records may come twice, out of order and
+in parallel: the domain ignores facts it has seen, and every write is
+conditioned on the SLA version (re-read and retried).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Callable, Iterable, Optional
+
+from functions.config import Config, load_config
+from functions.domain import sla
+from functions.domain.message import iso_utc
+from functions.log import log
+from functions.store import dynamo
+
+MAX_ROUNDS = 5
+NEVER = "9999"  # sorts after every ISO time in the checker's index
+
+
+@dataclass(frozen=True)
+class ConversationPolicies:
+    """:class:`sla.Policies` for one conversation."""
+
+    config: Config
+    platform: str
+    channel: str
+    account_id: str
+
+    def matching(self) -> Optional[sla.PolicyLike]:
+        return self.config.policy_for(self.platform, self.channel, self.account_id)
+
+    def named(self, name: str) -> Optional[sla.PolicyLike]:
+        return next((p for p in self.config.policies if p.name == name), None)
+
+
+def handle_records(records: Iterable[dict[str, Any]]) -> int:
+    """Apply the messages inserted in a batch of DynamoDB stream records; returns conversations changed."""
+    facts: dict[str, list[sla.Fact]] = {}
+    for record in records:
+        image = record.get("dynamodb", {}).get("NewImage") or {}
+        if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "message":
+            continue
+        facts.setdefault(image["conversation_id"]["S"], []).append(sla.Fact(
+            message_id=image["id"]["S"],
+            direction=image["direction"]["S"],
+            sent_at=datetime.fromisoformat(image["sent_at"]["S"].replace("Z", "+00:00")),
+        ))
+    config = load_config()
+    return sum(_apply(conversation_id, conv_facts, config) for conversation_id, conv_facts in facts.items())
+
+
+def _apply(conversation_id: str, facts: list[sla.Fact], config: Config) -> bool:
+    def change(record: dynamo.SlaRecord, before: sla.Sla) -> tuple[sla.Sla, list[sla.Event]]:
+        policies = ConversationPolicies(config, record.platform, record.channel, record.account_id)
+        return sla.apply(before, facts, policies)
+
+    return _update(conversation_id, change, config) is not None
+
+
+def resolve(conversation_id: str) -> bool:
+    """Staff resolved the conversation: stop its clock, list it as resolved. False if it doesn't exist."""
+    now = datetime.now(UTC)
+    return _update(conversation_id, lambda _, before: sla.resolve(before, now), load_config(),
+                   status="resolved") is not None
+
+
+Change = Callable[[dynamo.SlaRecord, sla.Sla], tuple[sla.Sla, list[sla.Event]]]
+
+
+def _update(conversation_id: str, change: Change, config: Config,
+            status: Optional[str] = None) -> Optional[sla.Sla]:
+    """Read, change and conditionally write a conversation's SLA state, retrying on conflict."""
+    for _ in range(MAX_ROUNDS):
+        record = dynamo.get_sla(conversation_id)
+        if record is None:
+            log("sla_conversation_missing", level="WARNING", conversation_id=conversation_id)
+            return None
+        before = sla.load(record.sla)
+        after, events = change(record, before)
+        if after == before:
+            return after
+        if save(record, after, events, config, datetime.now(UTC), status=status):
+            for event in events:
+                log("sla_" + event.kind, conversation_id=conversation_id, clock_id=event.clock_id,
+                    policy=event.policy)
+            return after
+    log("sla_contention", level="WARNING", conversation_id=conversation_id)
+    raise dynamo.StorageUnavailable("SLA state kept changing; retry")
+
+
+def save(record: dynamo.SlaRecord, state: sla.Sla, events: list[sla.Event], config: Config, now: datetime,
+         status: Optional[str] = None, alert_done: bool = False) -> bool:
+    """Write ``state`` with its events and its place in the checker's index (False: changed meanwhile)."""
+    clock = state.clock
+    due = None
+    if clock is not None and clock.running:
+        alert = sla.next_alert(clock, config.escalation_after, now)
+        # Breached and acknowledged (or past the last level): listed as breached, never due again.
+        due = (clock.state, iso_utc(alert.at) if alert else NEVER)
+    return dynamo.save_sla(record, sla.dump(state), due, [_event_json(e) for e in events], status=status,
+                           alert_done=alert_done)
+
+
+def _event_json(event: sla.Event) -> dict[str, Any]:
+    return {"kind": event.kind, "clock_id": event.clock_id, "at": iso_utc(event.at), "policy": event.policy,
+            "detail": event.detail}

@@ -1,0 +1,393 @@
+"""Heed's policy file: SLA policies, business calendars and the alert ladder.
+
+:func:`load_config` reads a TOML file: the ``path`` it is given, else the file
+named by ``HEED_CONFIG``, else the packaged default ``functions/defaults/heed.toml``.
+A file is read once per process. Anything wrong in it (bad syntax, a missing
+or unknown key, a value of the wrong kind or out of range) raises
+:class:`ConfigError` as ``"<key path>: <reason>"``; nothing falls back to a default.
+
+Schema (every key not marked optional is required; no other keys are allowed)::
+
+    [brand]                               # optional table
+    name = "Heed Demo"                    # optional; how messages name the brand; default "our team"
+
+    [[sla.policies]]                      # one or more; the first whose match fits a conversation applies
+    name = "public"                       # unique, non-empty
+    match = { channel = ["comment", "mention"] }
+                                          # optional; keys: channel (dm, comment, mention, email),
+                                          # platform (facebook, instagram, whatsapp, x, telegram, email),
+                                          # account_id (any), priority (low, normal, high, urgent);
+                                          # each a string or a non-empty list of strings; a key left out
+                                          # matches anything, so no match (or {}) is a catch-all. A policy
+                                          # that an earlier one always wins over is an error.
+    first_response = "15m"                # time to the brand's first answer
+    next_response = "30m"                 # time to answer each later customer message
+    resolution = "24h"                    # optional; time to resolve the conversation
+    warn_at = [0.5, 0.8]                  # optional, default []; fractions of a target, each in (0, 1),
+                                          # strictly increasing, at which to warn before a breach
+    calendar = "support"                  # a [calendars.NAME] below, or "always" (wall-clock time, 24/7)
+
+    [calendars.support]                   # optional, any number; "always" is reserved
+    timezone = "Europe/Amsterdam"         # IANA time zone name
+    hours = { mon = ["09:00-12:30", "13:30-17:30"], tue = ["09:00-17:30"] }
+                                          # keys mon, tue, wed, thu, fri, sat, sun; each a list of
+                                          # "HH:MM-HH:MM" windows in time order, not overlapping; 24:00
+                                          # may end a window; a missing day (or []) is closed; at
+                                          # least one window in the week
+    holidays = ["2026-12-25"]             # optional; ISO dates (or TOML dates), closed all day
+    country = "NL"                        # optional; adds that country's public holidays
+                                          # (a code the `holidays` package knows: NL, US, GB, ...)
+    subdivision = "CA"                    # optional, needs country; a state or province of it
+
+    [[alerts.ladder]]                     # optional; zero or more levels, in order
+    after = "0m"                          # wall-clock time after a breach to page this level: "0m" for
+                                          # the first level (paged at the breach and at each warning),
+                                          # then strictly increasing
+    phones = ["+15555550100"]             # one or more E.164 numbers (+ and 8-15 digits), no repeats
+
+    [alerts.quiet_hours."+15555550101"]   # optional, per phone of the ladder: when not to page it
+    hours = "22:00-07:00"                 # "HH:MM-HH:MM"; may run over midnight
+    timezone = "America/New_York"         # IANA time zone name
+
+Durations are written like ``45s``, ``15m``, ``8h``, ``2d`` or ``1h30m``; SLA
+targets count only the calendar's open time (``2d`` on a business calendar is
+48 hours of open time).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tomllib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+from functions.domain.calendar import (
+    ALWAYS,
+    WEEKDAYS,
+    BusinessCalendar,
+    Window,
+    check_region,
+    format_window,
+    parse_window,
+    window_span,
+    zone,
+)
+from functions.domain.durations import parse_duration
+from functions.domain.policies import MATCH_KEYS, MATCH_VALUES, LadderLevel, Policy, QuietHours
+
+ENV_VAR = "HEED_CONFIG"
+DEFAULT_PATH = Path(__file__).parent / "defaults" / "heed.toml"
+DEFAULT_BRAND_NAME = "our team"
+
+_T = TypeVar("_T")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_PHONE = re.compile(r"\+[0-9]{8,15}")
+
+
+class ConfigError(ValueError):
+    """The policy file can't be used; the message starts with the file or key path at fault."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded policy file. ``calendars`` includes ``"always"``."""
+
+    policies: tuple[Policy, ...]
+    calendars: dict[str, BusinessCalendar]
+    ladder: tuple[LadderLevel, ...]
+    quiet_hours: dict[str, QuietHours]
+    brand_name: str
+
+    @property
+    def escalation_after(self) -> tuple[timedelta, ...]:
+        """When each ladder level is paged, measured from the breach (the first level at 0)."""
+        return tuple(level.after for level in self.ladder)
+
+    def policy_for(self, platform: str, channel: str, account_id: str, priority: str = "normal") -> Optional[Policy]:
+        """The first policy matching the conversation; None if none does."""
+        return next(
+            (policy for policy in self.policies if policy.matches(platform, channel, account_id, priority)), None
+        )
+
+
+def load_config(path: Optional[str] = None) -> Config:
+    """The policy file at ``path``, else ``$HEED_CONFIG``, else the packaged default; cached per file."""
+    return _load(os.path.abspath(path or os.environ.get(ENV_VAR) or DEFAULT_PATH))
+
+
+def reset() -> None:
+    """Forget every file loaded so far, so the next :func:`load_config` reads it again."""
+    _load.cache_clear()
+
+
+@functools.cache
+def _load(path: str) -> Config:
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    return parse_config(data)
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """A :class:`Config` from a parsed TOML document; ConfigError naming the first key at fault."""
+    root = _table(data, "", ("brand", "sla", "calendars", "alerts"))
+    brand = _table(root.get("brand", {}), "brand", ("name",))
+    calendars = _calendars(root.get("calendars", {}))
+    sla = _table(_required(root, "sla", ""), "sla", ("policies",))
+    ladder, quiet_hours = _alerts(root.get("alerts", {}))
+    return Config(
+        policies=_policies(_required(sla, "policies", "sla"), calendars),
+        calendars=calendars,
+        ladder=ladder,
+        quiet_hours=quiet_hours,
+        brand_name=_string(brand["name"], "brand.name") if "name" in brand else DEFAULT_BRAND_NAME,
+    )
+
+
+def _policies(value: Any, calendars: dict[str, BusinessCalendar]) -> tuple[Policy, ...]:
+    path = "sla.policies"
+    items = _array(value, path)
+    if not items:
+        raise ConfigError(f"{path}: needs at least one policy")
+    policies: list[Policy] = []
+    for index, item in enumerate(items):
+        at = f"{path}[{index}]"
+        table = _table(
+            item,
+            at,
+            ("name", "match", "first_response", "next_response", "resolution", "warn_at", "calendar"),
+        )
+        name = _string(_required(table, "name", at), f"{at}.name")
+        for earlier_index, earlier in enumerate(policies):
+            if earlier.name == name:
+                raise ConfigError(f"{at}.name: {name!r} is already the name of {path}[{earlier_index}]")
+        calendar_name = _string(_required(table, "calendar", at), f"{at}.calendar")
+        if calendar_name not in calendars:
+            known = ", ".join(sorted(calendars))
+            raise ConfigError(f"{at}.calendar: no calendar named {calendar_name!r} (known: {known})")
+        policy = Policy(
+            name=name,
+            match=_match(table.get("match", {}), f"{at}.match"),
+            first_response=_duration(_required(table, "first_response", at), f"{at}.first_response"),
+            next_response=_duration(_required(table, "next_response", at), f"{at}.next_response"),
+            resolution=_duration(table["resolution"], f"{at}.resolution") if "resolution" in table else None,
+            warn_at=_fractions(table.get("warn_at", []), f"{at}.warn_at"),
+            calendar=calendars[calendar_name],
+        )
+        for earlier_index, earlier in enumerate(policies):
+            if earlier.shadows(policy):
+                raise ConfigError(
+                    f"{at}.match: policy {name!r} never applies: every conversation it matches is matched "
+                    f"first by {path}[{earlier_index}] ({earlier.name!r})"
+                )
+        policies.append(policy)
+    return tuple(policies)
+
+
+def _match(value: Any, path: str) -> dict[str, frozenset[str]]:
+    table = _table(value, path, MATCH_KEYS)
+    match: dict[str, frozenset[str]] = {}
+    for key, raw in table.items():
+        at = _join(path, key)
+        values = [raw] if isinstance(raw, str) else _array(raw, at)
+        if not values:
+            raise ConfigError(f"{at}: an empty list matches nothing; leave the key out to match anything")
+        for index, item in enumerate(values):
+            text = _string(item, f"{at}[{index}]" if isinstance(raw, list) else at)
+            if key in MATCH_VALUES and text not in MATCH_VALUES[key]:
+                allowed = ", ".join(sorted(MATCH_VALUES[key]))
+                raise ConfigError(f"{at}: {text!r} is not a {key} (one of: {allowed})")
+        match[key] = frozenset(values)
+    return match
+
+
+def _fractions(value: Any, path: str) -> tuple[float, ...]:
+    fractions: list[float] = []
+    for index, item in enumerate(_array(value, path)):
+        at = f"{path}[{index}]"
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ConfigError(f"{at}: expected a number, got {_kind(item)}")
+        if not 0 < item < 1:
+            raise ConfigError(f"{at}: {item} is not a fraction between 0 and 1 (exclusive)")
+        if fractions and item <= fractions[-1]:
+            raise ConfigError(f"{at}: {item} is not larger than the fraction before it ({fractions[-1]})")
+        fractions.append(float(item))
+    return tuple(fractions)
+
+
+def _calendars(value: Any) -> dict[str, BusinessCalendar]:
+    calendars: dict[str, BusinessCalendar] = {ALWAYS.name: ALWAYS}
+    for name, item in _table(value, "calendars", None).items():
+        at = _join("calendars", name)
+        if name == ALWAYS.name:
+            raise ConfigError(f"{at}: 'always' is built in (wall-clock time, 24/7) and can't be redefined")
+        table = _table(item, at, ("timezone", "hours", "holidays", "country", "subdivision"))
+        timezone = _string(_required(table, "timezone", at), f"{at}.timezone")
+        _check(zone, f"{at}.timezone", timezone)
+        country = _string(table["country"], f"{at}.country") if "country" in table else None
+        subdivision = _string(table["subdivision"], f"{at}.subdivision") if "subdivision" in table else None
+        if country is not None:
+            _check(check_region, f"{at}.country", country)
+        if subdivision is not None:
+            if country is None:
+                raise ConfigError(f"{at}.subdivision: needs a country")
+            _check(check_region, f"{at}.subdivision", country, subdivision)
+        calendars[name] = BusinessCalendar(
+            name=name,
+            timezone=timezone,
+            hours=_hours(_required(table, "hours", at), f"{at}.hours"),
+            holidays=_dates(table.get("holidays", []), f"{at}.holidays"),
+            country=country,
+            subdivision=subdivision,
+        )
+    return calendars
+
+
+def _hours(value: Any, path: str) -> dict[int, tuple[Window, ...]]:
+    hours: dict[int, tuple[Window, ...]] = {}
+    for day, raw in _table(value, path, WEEKDAYS).items():
+        at = _join(path, day)
+        windows: list[Window] = []
+        for index, item in enumerate(_array(raw, at)):
+            text = _string(item, f"{at}[{index}]")
+            window = _check(parse_window, f"{at}[{index}]", text)
+            if windows and window_span(window)[0] < window_span(windows[-1])[1]:
+                raise ConfigError(
+                    f"{at}[{index}]: {text!r} starts before {format_window(windows[-1])!r} ends "
+                    "(windows go in time order and must not overlap)"
+                )
+            windows.append(window)
+        if windows:
+            hours[WEEKDAYS.index(day)] = tuple(windows)
+    if not hours:
+        raise ConfigError(f"{path}: no opening hours; a calendar must be open at some time of the week")
+    return hours
+
+
+def _dates(value: Any, path: str) -> frozenset[date]:
+    dates: set[date] = set()
+    for index, item in enumerate(_array(value, path)):
+        at = f"{path}[{index}]"
+        if isinstance(item, date) and not isinstance(item, datetime):
+            dates.add(item)
+            continue
+        text = _string(item, at)
+        try:
+            dates.add(date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"{at}: {text!r} is not an ISO date like 2026-12-25") from None
+    return frozenset(dates)
+
+
+def _alerts(value: Any) -> tuple[tuple[LadderLevel, ...], dict[str, QuietHours]]:
+    alerts = _table(value, "alerts", ("ladder", "quiet_hours"))
+    ladder: list[LadderLevel] = []
+    for index, item in enumerate(_array(alerts.get("ladder", []), "alerts.ladder")):
+        at = f"alerts.ladder[{index}]"
+        table = _table(item, at, ("after", "phones"))
+        after = _duration(_required(table, "after", at), f"{at}.after", allow_zero=True)
+        if not ladder and after != timedelta(0):
+            raise ConfigError(f"{at}.after: the first level is paged at the breach, so its after must be 0m")
+        if ladder and after <= ladder[-1].after:
+            raise ConfigError(f"{at}.after: must be later than the level before it")
+        ladder.append(LadderLevel(after=after, phones=_phones(_required(table, "phones", at), f"{at}.phones")))
+    paged = {phone for level in ladder for phone in level.phones}
+    quiet_hours: dict[str, QuietHours] = {}
+    for phone, item in _table(alerts.get("quiet_hours", {}), "alerts.quiet_hours", None).items():
+        at = _join("alerts.quiet_hours", phone)
+        if phone not in paged:
+            raise ConfigError(f"{at}: {phone!r} is not a phone in alerts.ladder")
+        table = _table(item, at, ("hours", "timezone"))
+        hours = _string(_required(table, "hours", at), f"{at}.hours")
+        start, end = _check(parse_window, f"{at}.hours", hours, may_wrap=True)
+        timezone = _string(_required(table, "timezone", at), f"{at}.timezone")
+        _check(zone, f"{at}.timezone", timezone)
+        quiet_hours[phone] = QuietHours(start=start, end=end, timezone=timezone)
+    return tuple(ladder), quiet_hours
+
+
+def _phones(value: Any, path: str) -> tuple[str, ...]:
+    phones: list[str] = []
+    for index, item in enumerate(_array(value, path)):
+        at = f"{path}[{index}]"
+        phone = _string(item, at)
+        if not _PHONE.fullmatch(phone):
+            raise ConfigError(f"{at}: {phone!r} is not an E.164 phone number like +15555550100")
+        if phone in phones:
+            raise ConfigError(f"{at}: {phone!r} is listed twice")
+        phones.append(phone)
+    if not phones:
+        raise ConfigError(f"{path}: needs at least one phone")
+    return tuple(phones)
+
+
+def _duration(value: Any, path: str, *, allow_zero: bool = False) -> timedelta:
+    return _check(parse_duration, path, _string(value, path), allow_zero=allow_zero)
+
+
+def _check(function: Callable[..., _T], path: str, *args: Any, **kwargs: Any) -> _T:
+    """``function(*args, **kwargs)``, its ValueError turned into a ConfigError at ``path``."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _required(table: dict[str, Any], key: str, path: str) -> Any:
+    if key not in table:
+        raise ConfigError(f"{_join(path, key)}: missing")
+    return table[key]
+
+
+def _table(value: Any, path: str, keys: Optional[Collection[str]]) -> dict[str, Any]:
+    """``value`` as a table; with ``keys``, every key in it must be one of them."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a table, got {_kind(value)}")
+    for key in value:
+        if keys is not None and key not in keys:
+            raise ConfigError(f"{_join(path, key)}: unknown key (expected one of: {', '.join(keys)})")
+    return value
+
+
+def _array(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+    return value
+
+
+def _string(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: expected a string, got {_kind(value)}")
+    if not value.strip():
+        raise ConfigError(f"{path}: must not be empty")
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    """``path.key``, quoting ``key`` as TOML would when it isn't a bare key."""
+    name = key if _BARE_KEY.fullmatch(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{path}.{name}" if path else name
+
+
+def _kind(value: Any) -> str:
+    kinds: tuple[tuple[type, str], ...] = (
+        (bool, "a boolean"),
+        (str, "a string"),
+        (int, "an integer"),
+        (float, "a float"),
+        (list, "a list"),
+        (dict, "a table"),
+        (datetime, "a date-time"),
+        (date, "a date"),
+        (time, "a time"),
+    )
+    name = next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+    return f"{name} ({value!r})" if not isinstance(value, (list, dict)) else name

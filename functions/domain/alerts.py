@@ -1,0 +1,36 @@
+"""The text of an SLA alert SMS: one 160-character GSM-7 segment, link included.
+
+A single character outside GSM-7 (an emoji or a Cyrillic letter in a customer
+name) makes the carrier switch the whole message to UCS-2 and cut segments to
+70 characters, so names are folded to ASCII and everything else is ASCII too.
+"""
+from __future__ import annotations
+
+import unicodedata
+from datetime import timedelta
+
+from functions.domain.durations import short_duration
+
+SEGMENT = 160
+PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "whatsapp": "WhatsApp", "x": "X",
+                  "telegram": "Telegram", "email": "Email"}
+CHANNEL_NAMES = {"dm": "DM", "comment": "comment", "mention": "mention", "email": "email"}
+
+
+def compose(kind: str, platform: str, channel: str, customer: str | None, delta: timedelta, link: str) -> str:
+    """``kind`` is warning/breach/escalation; ``delta`` is time left (warning) or how late (otherwise)."""
+    head = {"warning": "Heed SLA warning", "breach": "Heed SLA BREACH", "escalation": "Heed ESCALATION"}[kind]
+    timing = f"{short_duration(delta)} left" if kind == "warning" else f"{short_duration(delta)} late"
+    where = f"{PLATFORM_NAMES.get(platform, platform)} {CHANNEL_NAMES.get(channel, channel)}"
+    tail = f", {timing}. Ack: {link}"
+    name = gsm_safe(customer or "a customer")
+    room = SEGMENT - len(f"{head}: {where} from ") - len(tail)
+    if len(name) > room:
+        name = name[: max(room - 1, 0)].rstrip() + "." if room > 1 else ""
+    return f"{head}: {where} from {name}{tail}"[:SEGMENT]
+
+
+def gsm_safe(text: str) -> str:
+    """Fold to printable ASCII (a subset of GSM-7): 'Zoë Ørsted 🙂' -> 'Zoe Orsted'."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join("".join(ch for ch in folded if ch.isprintable() and ch not in "`^{}[]~|\\").split())

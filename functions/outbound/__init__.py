@@ -1,0 +1,1 @@
+"""Outbound: what Heed sends to people (SMS now; platform replies and email later)."""
