@@ -34,8 +34,7 @@ def new_token(now: datetime) -> tuple[str, str]:
     token_id = secrets.token_bytes(6)
     expires = int((now + VALID_FOR).timestamp() // 60)
     body = token_id + struct.pack(">I", expires)
-    token = base64.urlsafe_b64encode(body + _tag(body)).decode().rstrip("=")
-    return _id(token_id), token
+    return _id(token_id), _encode(body + _tag(body))
 
 
 def verify(token: str, now: datetime) -> str:
@@ -44,7 +43,7 @@ def verify(token: str, now: datetime) -> str:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError):
         raise InvalidToken("malformed") from None
-    if len(raw) != TOKEN_BYTES:
+    if len(raw) != TOKEN_BYTES or _encode(raw) != token:  # exactly one spelling per token
         raise InvalidToken("malformed")
     body, tag = raw[:10], raw[10:]
     if not hmac.compare_digest(tag, _tag(body)):
@@ -53,6 +52,10 @@ def verify(token: str, now: datetime) -> str:
     if now >= datetime.fromtimestamp(expires * 60, tz=UTC):
         raise InvalidToken("expired")
     return _id(body[:6])
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _tag(body: bytes) -> bytes:

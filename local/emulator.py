@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import copy
+import logging
 import threading
 from collections import defaultdict
 from typing import Any, Callable, Iterable
@@ -115,6 +116,10 @@ def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]
 
 class SerializedMotoServer(ThreadedMotoServer):
     """moto's threaded server (accepts concurrently) that applies requests one at a time."""
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        super().start()
 
     def _server_entry(self) -> None:
         app = serialized(DomainDispatcherApplication(create_backend_app))

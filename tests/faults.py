@@ -1,4 +1,4 @@
-"""Fault injection at the botocore level: fail chosen DynamoDB calls as the service would."""
+"""Fault injection at the botocore level: fail chosen AWS calls as the service would."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -14,7 +14,8 @@ ERRORS = {
 
 
 @contextmanager
-def failing(operation: str, should_fail: Callable[[int], bool], status: int = 500) -> Iterator[list[int]]:
+def failing(operation: str, should_fail: Callable[[int], bool], status: int = 500,
+            service: str = "dynamodb") -> Iterator[list[int]]:
     """Make ``operation`` (e.g. ``"TransactWriteItems"``) fail on the calls ``should_fail(n)`` picks.
 
     Yields the list of call numbers that were failed. The hook answers before the
@@ -34,8 +35,8 @@ def failing(operation: str, should_fail: Callable[[int], bool], status: int = 50
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
 
-    events = aws.client("dynamodb").meta.events
-    event = f"before-call.dynamodb.{operation}"
+    events = aws.client(service).meta.events
+    event = f"before-call.{service}.{operation}"
     events.register(event, hook)
     try:
         yield failed

@@ -23,14 +23,19 @@ def compose(kind: str, platform: str, channel: str, customer: str | None, delta:
     timing = f"{short_duration(delta)} left" if kind == "warning" else f"{short_duration(delta)} late"
     where = f"{PLATFORM_NAMES.get(platform, platform)} {CHANNEL_NAMES.get(channel, channel)}"
     tail = f", {timing}. Ack: {link}"
-    name = gsm_safe(customer or "a customer")
+    name = gsm_safe(customer or "") or "a customer"
     room = SEGMENT - len(f"{head}: {where} from ") - len(tail)
     if len(name) > room:
         name = name[: max(room - 1, 0)].rstrip() + "." if room > 1 else ""
     return f"{head}: {where} from {name}{tail}"[:SEGMENT]
 
 
+# Latin letters that Unicode doesn't decompose into a base letter plus accent.
+_LATIN = str.maketrans({"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "ß": "ss", "Ł": "L", "ł": "l", "Đ": "D",
+                        "đ": "d", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th"})
+
+
 def gsm_safe(text: str) -> str:
-    """Fold to printable ASCII (a subset of GSM-7): 'Zoë Ørsted 🙂' -> 'Zoe Orsted'."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """Fold to printable ASCII (a subset of GSM-7): 'Zoë Ørsted 🙂' -> 'Zoe Orsted'; other scripts drop out."""
+    folded = unicodedata.normalize("NFKD", text.translate(_LATIN)).encode("ascii", "ignore").decode()
     return " ".join("".join(ch for ch in folded if ch.isprintable() and ch not in "`^{}[]~|\\").split())

@@ -424,7 +424,7 @@ def _decode_cursor(cursor: str, expected: set[str], pk_name: str, partition: str
 # for optimistic concurrency). While a clock runs, the item is in the sparse
 # index gsi2 under ``SLA#<state>`` sorted by its next alert time, so the
 # checker reads only clocks that are due. Every change appends SLA events
-# (``pk=CONV#id, sk=SLA#<time>#<clock>#<kind>#<n>``) in the same transaction.
+# (``pk=CONV#id, sk=SLA#<time>#<version>#<clock>#<kind>#<n>``) in the same transaction.
 
 
 @dataclass(frozen=True)
@@ -491,8 +491,9 @@ def save_sla(record: SlaRecord, sla: dict, due: Optional[tuple[str, str]], event
         "ExpressionAttributeValues": _marshal(values),
     }}]
     for event in events:
+        item = _sla_event_item(record.conversation_id, record.version + 1, event)
         actions.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
-                                "Item": _marshal(_sla_event_item(record.conversation_id, event))}})
+                                "Item": _marshal(item)}})
     return _transact_or_conflict(actions)
 
 
@@ -571,10 +572,12 @@ def sla_events(conversation_id: str) -> list[dict]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _sla_event_item(conversation_id: str, event: dict) -> dict[str, Any]:
+def _sla_event_item(conversation_id: str, version: int, event: dict) -> dict[str, Any]:
+    """Sorted by time, then by the SLA version that wrote it (events written in the same instant)."""
     number = event["detail"].get("number") or event["detail"].get("level") or 0
-    return {"pk": f"CONV#{conversation_id}", "sk": f"SLA#{event['at']}#{event['clock_id']}#{event['kind']}#{number}",
-            "type": "sla_event", "event": json.dumps(event, separators=(",", ":"), default=str)}
+    sk = f"SLA#{event['at']}#{version:010d}#{event['clock_id']}#{event['kind']}#{number}"
+    return {"pk": f"CONV#{conversation_id}", "sk": sk, "type": "sla_event",
+            "event": json.dumps(event, separators=(",", ":"), default=str)}
 
 
 def _sla_record(item: dict[str, Any]) -> SlaRecord:
