@@ -79,7 +79,7 @@ def _page(record: dynamo.SlaRecord, config: Config, owner: str, now: datetime) -
         dynamo.release_alert(record.conversation_id, owner, sent)
         return "failed"
     _record(record, key, config, now)
-    log("sla_alert_sent", conversation_id=record.conversation_id, alert=alert.kind, level=alert.level,
+    log("sla_alert_sent", conversation_id=record.conversation_id, alert=alert.kind, ladder_level=alert.level + 1,
         recipients=len(sent))
     return "sent"
 

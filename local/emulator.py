@@ -9,7 +9,9 @@ Two adjustments make moto behave like DynamoDB where Heed depends on it:
   every transaction, to roll back on failure: a 100-action transaction on a
   10,000-item table copies a million items. The snapshot here copies the item
   containers and deep-copies only the items the transaction touches, which is
-  all a rollback can need. Same observable behaviour, linear cost.
+  all a rollback can need. Same observable behaviour, linear cost. (moto's own
+  deep copy also replaced the stream shard on rollback, stranding every open
+  stream iterator on the old shard; here the shard stays and is trimmed.)
 
 Run standalone: ``python -m local.emulator --port 4566``.
 """
@@ -58,11 +60,7 @@ def _snapshot(table: Table, actions: list[dict]) -> Table:
             clone.items[hash_key] = copy.deepcopy(value)
         else:
             clone.items[hash_key] = dict(value) if isinstance(value, dict) else value
-    if table.stream_shard is not None:
-        clone.stream_shard = copy.copy(table.stream_shard)
-        clone.stream_shard.items = list(table.stream_shard.items)
-        clone.stream_shard.table = clone
-    return clone
+    return clone  # shares the stream shard: readers hold it; a rollback trims it (_install_cheap_rollback)
 
 
 class _CopyForTransactions:
@@ -90,8 +88,18 @@ def _install_cheap_rollback() -> None:
 
     def transact_write_items(self: Any, transact_items: list[dict]) -> None:
         token = _transaction.set((transact_items, {}))
+        # Stream records of a cancelled transaction must vanish, but the shard object must stay the
+        # one stream readers hold their iterators on: remember its length, trim it back on failure.
+        shards = {name: (t.stream_shard, len(t.stream_shard.items))
+                  for name, t in self.tables.items() if t.stream_shard is not None}
         try:
             return original(self, transact_items)
+        except Exception:
+            for name, (shard, length) in shards.items():
+                del shard.items[length:]
+                restored = self.tables[name]
+                restored.stream_shard, shard.table = shard, restored
+            raise
         finally:
             _transaction.reset(token)
 

@@ -5,7 +5,7 @@ In the cloud, the table's stream invokes ``sla_stream`` and EventBridge invokes
 calls the same registered functions of ``app`` with events shaped like
 Lambda's, on a timer:
 
-* ``table-stream`` (every second): reads moto's DynamoDB stream like Lambda's
+* ``table-stream`` (every second, until caught up): reads moto's DynamoDB stream like Lambda's
   event source mapping does: in order, a batch at a time, moving on only after
   the handler succeeded (a failing batch is retried at the next turn);
 * ``sla-tick`` (every ``HEED_TICK_SECONDS``, default 5): the SLA checker.
@@ -87,7 +87,7 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
 
 def jobs(table_name: str) -> list[Job]:
     return [
-        Job("table-stream", 1.0, TableStream(table_name).poll),
+        Job("table-stream", 1.0, TableStream(table_name).drain),
         Job("sla-tick", float(os.environ.get("HEED_TICK_SECONDS", "5")), tick),
     ]
 

@@ -19,12 +19,27 @@ from tests.conftest import free_port
 from tests.signing import body, meta_headers, staff_headers, telegram_headers, x_headers
 
 ROOT = Path(__file__).resolve().parents[2]
+# Seconds, not hours, so the pump's checker pages within the test.
+FAST_POLICY = """
+[[sla.policies]]
+name = "e2e"
+first_response = "3s"
+next_response = "3s"
+calendar = "always"
+
+[[alerts.ladder]]
+after = "0m"
+phones = ["+15555550100"]
+"""
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE")}
-    env.update(HEED_API_PORT=str(free_port()), HEED_EMULATOR_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+def stack(tmp_path_factory) -> Iterator[str]:
+    policy = tmp_path_factory.mktemp("e2e") / "heed.toml"
+    policy.write_text(FAST_POLICY)
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE", "HEED_PUBLIC_URL")}
+    env.update(HEED_API_PORT=str(free_port()), HEED_EMULATOR_PORT=str(free_port()), PYTHONUNBUFFERED="1",
+               HEED_CONFIG=str(policy), HEED_TICK_SECONDS="1")
     proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
@@ -39,10 +54,21 @@ def stack() -> Iterator[str]:
     assert lines and lines[-1].startswith("Heed is ready"), "".join(lines)
     secrets_line = proc.stdout.readline()
     assert "STAFF_API_TOKEN=local-staff-token" in secrets_line
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # keep the pipe drained
-    yield f"http://127.0.0.1:{env['HEED_API_PORT']}"
+    log = open(os.environ.get("HEED_E2E_LOG", os.devnull), "w")  # noqa: SIM115 - closed with the stack
+    threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True).start()
+    yield Local(f"http://127.0.0.1:{env['HEED_API_PORT']}", f"http://127.0.0.1:{env['HEED_EMULATOR_PORT']}")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
+    log.close()
+
+
+class Local(str):
+    """The API's base URL, also knowing the emulator's."""
+
+    def __new__(cls, api: str, emulator: str) -> "Local":
+        made = super().__new__(cls, api)
+        made.emulator = emulator
+        return made
 
 
 def test_health(stack):
@@ -99,3 +125,22 @@ def test_unsigned_is_refused_over_http(stack):
     response = requests.post(f"{stack}/webhooks/meta", data=raw, headers={"Content-Type": "application/json"},
                              timeout=10)
     assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+
+
+def test_the_pump_runs_the_stream_and_the_checker_sms_and_ack_link_work(stack):
+    raw = body(p.telegram_update(777_001, 424242, 1, "hello?", date=int(time.time()), first_name="Eve"))
+    assert requests.post(f"{stack}/webhooks/telegram", data=raw, headers=telegram_headers(), timeout=10).json() == {
+        "received": 1}
+    deadline = time.monotonic() + 30
+    texts: list[str] = []
+    while time.monotonic() < deadline and not texts:
+        sms = requests.get(f"{stack.emulator}/moto-api/data.json", timeout=10).json()["sns"]["SMS"]
+        texts = [m["message"] for m in sms if "from Eve" in m["message"]]
+        time.sleep(0.5)
+    assert texts, "no breach SMS from the local pump within 30 s"
+    [text] = texts
+    assert text.startswith("Heed SLA BREACH: Telegram DM from Eve") and len(text) <= 160
+    link = text.rsplit(" ", 1)[-1]
+    assert link.startswith(f"{stack}/ack/")
+    page = requests.get(link, timeout=10)
+    assert page.status_code == 200 and "Acknowledged" in page.text
