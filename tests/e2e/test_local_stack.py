@@ -65,7 +65,7 @@ def stack(tmp_path_factory) -> Iterator[str]:
 class Local(str):
     """The API's base URL, also knowing the emulator's."""
 
-    def __new__(cls, api: str, emulator: str) -> "Local":
+    def __new__(cls, api: str, emulator: str) -> Local:
         made = super().__new__(cls, api)
         made.emulator = emulator
         return made
