@@ -61,5 +61,6 @@ def client(stack_env: dict[str, str]):
 
     from app import app
 
-    with Client(app) as test_client:
+    # The local stage's settings (the default, dev, is a cloud stage: SSM secrets, IAM auth).
+    with Client(app, stage_name="local") as test_client:
         yield test_client
