@@ -4,8 +4,10 @@ The one path every webhook shares after its adapter has done its work.
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
+from functions import metrics
 from functions.domain.conversations import thread
 from functions.domain.message import Message, RawDelivery
 from functions.log import log
@@ -22,4 +24,20 @@ def ingest(source: str, messages: list[Message], body: bytes) -> int:
     stored = dynamo.save(threaded, delivery)
     log("delivery_stored", source=source, events=len(messages), stored=stored,
         duplicates=len(threaded) - stored, unthreaded=len(orphans))
+    _count(messages, len(threaded) - stored)
     return stored
+
+
+def _count(messages: list[Message], duplicates: int) -> None:
+    """Metrics: every message a verified delivery carried (retries included), and how many were already stored.
+
+    ``MessagesReceived`` per platform is what the "no messages from platform X"
+    alarms watch. A delivery comes from one platform (one Meta ``object``, one
+    X or Telegram webhook), so its duplicates are that platform's.
+    """
+    received = Counter(message.platform for message in messages)
+    for platform, n in sorted(received.items()):
+        metrics.count("MessagesReceived", n, Platform=platform)
+    if duplicates:
+        platform = next(iter(received)) if len(received) == 1 else "mixed"
+        metrics.count("Duplicates", duplicates, Platform=platform)
