@@ -4,8 +4,13 @@ import os
 from chalice import Chalice, Rate
 
 from functions.handlers import ack, events, staff, webhooks
+from functions.http import staff_authorizer
 
 app = Chalice(app_name="heed")
+
+# Staff routes: API Gateway checks a Cognito or IAM identity when the stage sets
+# HEED_STAFF_AUTH=cognito|iam; with "token" (None here) require_staff checks the bearer token.
+STAFF_AUTHORIZER = staff_authorizer()
 
 
 @app.route("/health")
@@ -39,18 +44,18 @@ def telegram_delivery():
     return webhooks.telegram_delivery(app.current_request)
 
 
-# Staff API: bearer token (functions.http.require_staff).
-@app.route("/conversations", methods=["GET"])
+# Staff API: the stage's authorizer, or the bearer token (functions.http.require_staff).
+@app.route("/conversations", methods=["GET"], authorizer=STAFF_AUTHORIZER)
 def list_conversations():
     return staff.list_conversations(app.current_request)
 
 
-@app.route("/conversations/{conversation_id}", methods=["GET"])
+@app.route("/conversations/{conversation_id}", methods=["GET"], authorizer=STAFF_AUTHORIZER)
 def get_conversation(conversation_id):
     return staff.get_conversation(app.current_request, conversation_id)
 
 
-@app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
+@app.route("/conversations/{conversation_id}/resolve", methods=["POST"], authorizer=STAFF_AUTHORIZER)
 def resolve_conversation(conversation_id):
     return staff.resolve_conversation(app.current_request, conversation_id)
 

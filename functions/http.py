@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 import hmac
+import os
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
-from chalice import Response
+from chalice import CognitoUserPoolAuthorizer, IAMAuthorizer, Response
 
 from functions import settings
-from functions.errors import HeedError, PayloadTooLarge, Unauthorized
+from functions.errors import HeedError, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from functions.log import log
 
 # WhatsApp documents payloads of up to 3 MB, the largest any platform sends.
@@ -48,8 +49,58 @@ def body_of(request: Any) -> bytes:
     return body
 
 
-def require_staff(headers: Mapping[str, str]) -> None:
-    """Every staff route: ``Authorization: Bearer <STAFF_API_TOKEN>``, else 401."""
+# How staff prove who they are, per stage (HEED_STAFF_AUTH in .chalice/config.json):
+#   token    Authorization: Bearer <STAFF_API_TOKEN>, checked here (local stage; simple deployments);
+#   cognito  a Cognito user-pool ID token, checked by API Gateway (HEED_STAFF_USER_POOL_ARN at package time);
+#   iam      SigV4-signed requests, checked by API Gateway against the caller's IAM policy.
+STAFF_AUTH_MODES = ("token", "cognito", "iam")
+USER_POOL_PLACEHOLDER = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_setatpackagetime"
+
+
+def staff_auth_mode() -> str:
+    mode = os.environ.get("HEED_STAFF_AUTH") or "token"
+    if mode not in STAFF_AUTH_MODES:
+        log("setting_invalid", level="ERROR", setting="HEED_STAFF_AUTH", allowed=list(STAFF_AUTH_MODES))
+        allowed = ", ".join(STAFF_AUTH_MODES)
+        raise ServiceUnavailable(f"Heed is not configured: HEED_STAFF_AUTH must be one of {allowed}")
+    return mode
+
+
+def staff_authorizer() -> Any:
+    """The API Gateway authorizer for the staff routes (``None`` for ``token``: :func:`require_staff` checks).
+
+    Chalice reads it when packaging, so the user pool ARN must be set then; in
+    Lambda the gateway has already checked and the object is only a label.
+    """
+    mode = os.environ.get("HEED_STAFF_AUTH") or "token"
+    if mode == "iam":
+        return IAMAuthorizer()
+    if mode == "cognito":
+        pool = os.environ.get("HEED_STAFF_USER_POOL_ARN", "")
+        if not pool and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            raise RuntimeError("HEED_STAFF_AUTH=cognito needs HEED_STAFF_USER_POOL_ARN (the staff user pool's ARN) "
+                               "when packaging, e.g. make deploy STAGE=prod HEED_STAFF_USER_POOL_ARN=arn:aws:...")
+        return CognitoUserPoolAuthorizer("HeedStaff", provider_arns=[pool or USER_POOL_PLACEHOLDER])
+    return None
+
+
+def require_staff(headers: Mapping[str, str], context: Optional[Mapping[str, Any]] = None) -> None:
+    """Every staff route. ``token``: ``Authorization: Bearer <STAFF_API_TOKEN>``, else 401.
+
+    ``cognito``/``iam``: API Gateway has verified the caller; this checks that
+    it said so (the request context names the user), so a route that lost its
+    authorizer fails closed with 401 instead of opening up.
+    """
+    mode = staff_auth_mode()
+    if mode == "cognito":
+        claims = ((context or {}).get("authorizer") or {}).get("claims") or {}
+        if not claims.get("sub"):
+            raise Unauthorized("no verified Cognito user on this request")
+        return
+    if mode == "iam":
+        if not ((context or {}).get("identity") or {}).get("userArn"):
+            raise Unauthorized("no verified IAM caller on this request")
+        return
     expected = settings.secret("STAFF_API_TOKEN")
     scheme, _, token = (headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

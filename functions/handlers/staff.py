@@ -20,7 +20,7 @@ CONVERSATION_ID = re.compile(r"c[a-z2-7]{24}")
 
 @guarded
 def list_conversations(request: Any) -> Response:
-    require_staff(request.headers)
+    require_staff(request.headers, request.context)
     params = request.query_params or {}
     status = params.get("status", "open")
     if status not in STATUSES:
@@ -32,7 +32,7 @@ def list_conversations(request: Any) -> Response:
 
 @guarded
 def get_conversation(request: Any, conversation_id: str) -> Response:
-    require_staff(request.headers)
+    require_staff(request.headers, request.context)
     found = dynamo.get_conversation(conversation_id) if CONVERSATION_ID.fullmatch(conversation_id) else None
     if found is None:
         raise NotFound(f"no conversation {conversation_id[:64]}")
@@ -49,7 +49,7 @@ def _limit(raw: str | None) -> int:
 
 @guarded
 def resolve_conversation(request: Any, conversation_id: str) -> Response:
-    require_staff(request.headers)
+    require_staff(request.headers, request.context)
     if not CONVERSATION_ID.fullmatch(conversation_id) or not clocks.resolve(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
     return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))
