@@ -17,6 +17,8 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
 STACK_NAME = "heed-local"
+# The template's parameters without defaults; in the cloud `make deploy` passes the stage's values.
+LOCAL_PARAMETERS = {"Stage": "local", "SecretsPath": "/heed/local"}
 
 
 def local_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -34,15 +36,16 @@ def deploy(endpoint_url: str, stack_name: str = STACK_NAME) -> dict[str, str]:
     """Create (or update) the stack and return its outputs, e.g. ``{"HeedTableName": ...}``."""
     cfn = boto3.client("cloudformation", endpoint_url=endpoint_url)
     body = json.dumps(local_template())
+    parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in LOCAL_PARAMETERS.items()]
     existing = cfn.describe_stacks()["Stacks"]
     if any(s["StackName"] == stack_name and s["StackStatus"] != "DELETE_COMPLETE" for s in existing):
         try:
-            cfn.update_stack(StackName=stack_name, TemplateBody=body)
+            cfn.update_stack(StackName=stack_name, TemplateBody=body, Parameters=parameters)
         except cfn.exceptions.ClientError as exc:
             if "No updates" not in str(exc):
                 raise
     else:
-        cfn.create_stack(StackName=stack_name, TemplateBody=body)
+        cfn.create_stack(StackName=stack_name, TemplateBody=body, Parameters=parameters)
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
         raise RuntimeError(f"stack {stack_name} is {stack['StackStatus']}")

@@ -1,0 +1,84 @@
+"""``make terraform``: turn Chalice's Terraform output into a module current Terraform accepts.
+
+``chalice package --pkg-format terraform`` writes ``chalice.tf.json`` with the
+functions, the REST API, the schedule and the stream mapping, but (Chalice
+1.34) pins Terraform < 1.4 and the AWS provider < 5, declares an unused
+``null_data_source``, and knows nothing of ``infra/template.yaml`` (its
+Terraform packager has no ``--merge-template``). This rewrites it to:
+
+* accept Terraform >= 1.3 and the AWS provider 5.x, without the null provider;
+* take what infra/ creates in CloudFormation as input variables: the table, its
+  stream, the failed-batch queue and one IAM role per function (the Chalice
+  config's placeholder role is replaced), and apply the stream mapping's
+  settings from the template (bisect, retries, failure destination, filter).
+
+Usage: ``python infra/terraform.py dist/terraform/<stage>/chalice.tf.json``
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
+FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick"}
+
+VARIABLES = {
+    "heed_table_name": "The DynamoDB table (infra/template.yaml HeedTable: keys, indexes, TTL, stream)",
+    "heed_table_stream_arn": "The table's stream ARN (NEW_AND_OLD_IMAGES)",
+    "heed_stream_failures_queue_arn": "The SQS queue for stream batches that keep failing (SlaStreamFailures)",
+    "api_handler_role_arn": "The API function's role (infra/template.yaml ApiHandlerRole grants)",
+    "sla_stream_role_arn": "The stream function's role (infra/template.yaml SlaStreamRole grants)",
+    "sla_tick_role_arn": "The SLA checker's role (infra/template.yaml SlaTickRole grants)",
+}
+
+
+def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
+    tf["terraform"] = {"required_version": ">= 1.3.0",
+                       "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0, < 6.0"}}}
+    tf.get("data", {}).pop("null_data_source", None)
+    tf["variable"] = {name: {"type": "string", "description": text} for name, text in VARIABLES.items()}
+    functions = tf["resource"]["aws_lambda_function"]
+    for name in FUNCTIONS:
+        function = functions[name]
+        function["role"] = f"${{var.{name}_role_arn}}"
+        function.setdefault("environment", {}).setdefault("variables", {})["HEED_TABLE"] = "${var.heed_table_name}"
+    functions["sla_tick"]["environment"]["variables"]["HEED_PUBLIC_URL"] = (
+        "${aws_api_gateway_deployment.rest_api.invoke_url}")
+    mapping = _stream_mapping(tf)
+    source = _template_stream_source()
+    mapping.update({
+        "event_source_arn": "${var.heed_table_stream_arn}",
+        "starting_position": source["StartingPosition"],
+        "bisect_batch_on_function_error": source["BisectBatchOnFunctionError"],
+        "maximum_retry_attempts": source["MaximumRetryAttempts"],
+        "destination_config": {"on_failure": {"destination_arn": "${var.heed_stream_failures_queue_arn}"}},
+        "filter_criteria": {"filter": [{"pattern": f["Pattern"]} for f in source["FilterCriteria"]["Filters"]]},
+    })
+    return tf
+
+
+def _stream_mapping(tf: dict[str, Any]) -> dict[str, Any]:
+    (mapping,) = [m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()
+                  if name.startswith("sla_stream")]
+    return mapping
+
+
+def _template_stream_source() -> dict[str, Any]:
+    """The stream mapping's settings as infra/template.yaml gives them to CloudFormation: one definition."""
+    template = yaml.safe_load(TEMPLATE.read_text())
+    return template["Resources"]["SlaStream"]["Properties"]["Events"]["SlaStreamDynamodbEventSource"]["Properties"]
+
+
+def main(path: str) -> None:
+    target = Path(path)
+    tf = rewrite(json.loads(target.read_text()))
+    target.write_text(json.dumps(tf, indent=2) + "\n")
+    print(f"{target}: Terraform JSON for Chalice's resources; inputs: {', '.join(VARIABLES)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
