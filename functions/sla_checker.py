@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Optional
 
-from functions import acks
+from functions import acks, metrics
 from functions.clocks import save
 from functions.config import Config, load_config
 from functions.domain import alerts, sla
@@ -25,6 +25,7 @@ from functions.outbound import sms
 from functions.store import dynamo
 
 LEASE = timedelta(seconds=60)
+ALERT_METRICS = {"warning": "SlaWarnings", "breach": "SlaBreaches", "escalation": "SlaEscalations"}
 
 
 @dataclass
@@ -76,8 +77,10 @@ def _page(record: dynamo.SlaRecord, config: Config, owner: str, now: datetime) -
         if sms.send(phone, text):
             sent.append(phone)
     if len(sent) < len(links):
+        metrics.count("SmsFailures", len(links) - len(sent))
         dynamo.release_alert(record.conversation_id, owner, sent)
         return "failed"
+    metrics.count(ALERT_METRICS[alert.kind], Platform=record.platform)
     _record(record, key, config, now)
     log("sla_alert_sent", conversation_id=record.conversation_id, alert=alert.kind, ladder_level=alert.level + 1,
         recipients=len(sent))
