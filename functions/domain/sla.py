@@ -33,6 +33,7 @@ class PolicyLike(Protocol):
     name: str
     first_response: timedelta
     next_response: timedelta
+    resolution: Optional[timedelta]
     warn_at: tuple[float, ...]
     calendar: Calendar
 
@@ -79,6 +80,9 @@ class Sla:
     brand_replied: bool = False
     last_outbound_at: Optional[datetime] = None
     resolved_at: Optional[datetime] = None
+    # The policy's optional resolution target, set by the first customer message
+    # after the conversation was (re)opened; shown and recorded, not paged.
+    resolution_due_at: Optional[datetime] = None
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,11 @@ def _fact(sla: Sla, fact: Fact, policies: Policies) -> tuple[Sla, list[Event]]:
         return sla, []
     kind: ClockKind = "next_response" if sla.brand_replied else "first_response"
     opened = _open(policy, kind, fact.sent_at)
-    return replace(sla, clock=opened), [_event("opened", opened, fact.sent_at, message_id=fact.message_id,
-                                                due_at=opened.due_at.isoformat())]
+    resolution_due = sla.resolution_due_at
+    if resolution_due is None and policy.resolution is not None:
+        resolution_due = policy.calendar.add(fact.sent_at, policy.resolution)
+    return replace(sla, clock=opened, resolution_due_at=resolution_due), [
+        _event("opened", opened, fact.sent_at, message_id=fact.message_id, due_at=iso_utc(opened.due_at))]
 
 
 def _open(policy: PolicyLike, kind: ClockKind, start: datetime) -> Clock:
@@ -175,13 +182,17 @@ def _stop_by_reply(sla: Sla, clock: Clock, fact: Fact, policy: Optional[PolicyLi
 
 
 def resolve(sla: Sla, at: datetime) -> tuple[Sla, list[Event]]:
-    """Resolving a conversation stops its running clock."""
+    """Resolving a conversation stops its running clock and settles its resolution target."""
     clock = sla.clock
-    sla = replace(sla, resolved_at=max(filter(None, [sla.resolved_at, at])))
+    events: list[Event] = []
+    if clock is not None and sla.resolution_due_at is not None:
+        events.append(_event("resolved", clock, at, resolution_due_at=iso_utc(sla.resolution_due_at),
+                             late=at > sla.resolution_due_at))
+    sla = replace(sla, resolved_at=max(filter(None, [sla.resolved_at, at])), resolution_due_at=None)
     if clock is None or not clock.running:
-        return sla, []
+        return sla, events
     stopped = replace(clock, stopped_at=at)
-    return replace(sla, clock=stopped), [_event("stopped", stopped, at, reason="resolved")]
+    return replace(sla, clock=stopped), [*events, _event("stopped", stopped, at, reason="resolved")]
 
 
 def next_alert(clock: Optional[Clock], escalation_after: tuple[timedelta, ...], now: datetime) -> Optional[Alert]:
@@ -262,6 +273,7 @@ def dump(sla: Sla) -> dict:
         "brand_replied": sla.brand_replied,
         "last_outbound_at": _iso(sla.last_outbound_at),
         "resolved_at": _iso(sla.resolved_at),
+        "resolution_due_at": _iso(sla.resolution_due_at),
         "clock": None if clock is None else {
             **{k: getattr(clock, k) for k in ("id", "kind", "policy", "state", "warnings_sent", "levels_paged",
                                               "response_seconds", "business_seconds", "acknowledged_by")},
@@ -283,7 +295,7 @@ def load(data: Optional[dict]) -> Sla:
                       target=timedelta(seconds=raw["target_seconds"]),
                       warn_times=tuple(_time(t) for t in raw["warn_times"]))
     return Sla(clock=clock, brand_replied=data["brand_replied"], last_outbound_at=_time(data.get("last_outbound_at")),
-               resolved_at=_time(data.get("resolved_at")))
+               resolved_at=_time(data.get("resolved_at")), resolution_due_at=_time(data.get("resolution_due_at")))
 
 
 def _iso(moment: Optional[datetime]) -> Optional[str]:
@@ -309,4 +321,5 @@ def view(data: dict) -> Optional[dict]:
         "running": clock["stopped_at"] is None,
         "response_seconds": clock["response_seconds"],
         "acknowledged_by": clock["acknowledged_by"],
+        "resolution_due_at": data.get("resolution_due_at"),
     }

@@ -12,8 +12,10 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 OFFICE = BusinessCalendar("office", "Europe/Amsterdam", {d: (parse_window("09:00-17:30"),) for d in range(5)})
 
 
-def policy(name: str = "dm", first: int = 60, nxt: int = 30, warn=(0.5, 0.8), calendar=ALWAYS) -> Policy:
-    return Policy(name, {}, timedelta(minutes=first), timedelta(minutes=nxt), None, warn, calendar)
+def policy(name: str = "dm", first: int = 60, nxt: int = 30, warn=(0.5, 0.8), calendar=ALWAYS,
+           resolution: int | None = None) -> Policy:
+    return Policy(name, {}, timedelta(minutes=first), timedelta(minutes=nxt),
+                  None if resolution is None else timedelta(minutes=resolution), warn, calendar)
 
 
 @dataclass
@@ -162,3 +164,15 @@ def test_stored_form_round_trips_and_view_uses_z_times():
     assert sla.load(None) == sla.Sla()
     shown = sla.view(sla.dump(state))
     assert shown["due_at"] == "2026-11-23T10:00:00.000Z" and shown["state"] == "met"
+
+
+def test_resolution_target_is_set_once_per_open_period_and_settled_on_resolve():
+    book = Book(policy(resolution=120))
+    state, _ = sla.apply(sla.Sla(), [inbound("m1", 0), outbound("r1", 10), inbound("m2", 20)], book)
+    assert state.resolution_due_at == T0 + timedelta(minutes=120)  # from the first message, not the second
+    state, events = sla.resolve(state, T0 + timedelta(minutes=130))
+    assert [(e.kind, e.detail.get("late")) for e in events] == [("resolved", True), ("stopped", None)]
+    assert state.resolution_due_at is None
+    state, _ = sla.apply(state, [inbound("m3", 200)], book)
+    assert state.resolution_due_at == T0 + timedelta(minutes=320)
+    assert sla.view(sla.dump(state))["resolution_due_at"] == "2026-11-23T14:20:00.000Z"
