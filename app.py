@@ -77,3 +77,9 @@ def sla_stream(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sla_tick(event):
     events.on_tick()
+
+
+# Acknowledgements and staff replies, sent from the outbound queue (locally the pump).
+@app.on_sqs_message(queue_arn=os.environ.get("HEED_OUTBOUND_QUEUE_ARN", events.QUEUE_ARN_PLACEHOLDER), batch_size=10)
+def deliver_outbound(event):
+    return events.on_outbound(event)

@@ -8,9 +8,10 @@ Terraform packager has no ``--merge-template``). This rewrites it to:
 
 * accept Terraform >= 1.3 and the AWS provider 5.x, without the null provider;
 * take what infra/ creates in CloudFormation as input variables: the table, its
-  stream, the failed-batch queue and one IAM role per function (the Chalice
-  config's placeholder role is replaced), and apply the stream mapping's
-  settings from the template (bisect, retries, failure destination, filter).
+  stream, the failed-batch queue, the outbound queue and one IAM role per
+  function (the Chalice config's placeholder role is replaced), and apply the
+  stream mapping's settings from the template (bisect, retries, failure
+  destination, filter) and partial batch responses for the outbound queue.
 
 Usage: ``python infra/terraform.py dist/terraform/<stage>/chalice.tf.json``
 """
@@ -24,7 +25,8 @@ from typing import Any
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
-FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick"}
+FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick",
+             "deliver_outbound": "DeliverOutbound"}
 
 VARIABLES = {
     "heed_table_name": "The DynamoDB table (infra/template.yaml HeedTable: keys, indexes, TTL, stream)",
@@ -33,6 +35,9 @@ VARIABLES = {
     "api_handler_role_arn": "The API function's role (infra/template.yaml ApiHandlerRole grants)",
     "sla_stream_role_arn": "The stream function's role (infra/template.yaml SlaStreamRole grants)",
     "sla_tick_role_arn": "The SLA checker's role (infra/template.yaml SlaTickRole grants)",
+    "deliver_outbound_role_arn": "The outbound sender's role (infra/template.yaml DeliverOutboundRole grants)",
+    "heed_outbound_queue_arn": "The outbound queue (OutboundQueue, with its redrive dead-letter queue)",
+    "heed_outbound_queue_url": "The outbound queue's URL",
 }
 
 
@@ -45,7 +50,10 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
     for name in FUNCTIONS:
         function = functions[name]
         function["role"] = f"${{var.{name}_role_arn}}"
-        function.setdefault("environment", {}).setdefault("variables", {})["HEED_TABLE"] = "${var.heed_table_name}"
+        variables = function.setdefault("environment", {}).setdefault("variables", {})
+        variables["HEED_TABLE"] = "${var.heed_table_name}"
+        if name != "sla_tick":
+            variables["HEED_OUTBOUND_QUEUE_URL"] = "${var.heed_outbound_queue_url}"
     functions["sla_tick"]["environment"]["variables"]["HEED_PUBLIC_URL"] = (
         "${aws_api_gateway_deployment.rest_api.invoke_url}")
     mapping = _stream_mapping(tf)
@@ -58,12 +66,18 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
         "destination_config": {"on_failure": {"destination_arn": "${var.heed_stream_failures_queue_arn}"}},
         "filter_criteria": {"filter": [{"pattern": f["Pattern"]} for f in source["FilterCriteria"]["Filters"]]},
     })
+    _mapping(tf, "deliver_outbound").update({"event_source_arn": "${var.heed_outbound_queue_arn}",
+                                             "function_response_types": ["ReportBatchItemFailures"]})
     return tf
 
 
 def _stream_mapping(tf: dict[str, Any]) -> dict[str, Any]:
+    return _mapping(tf, "sla_stream")
+
+
+def _mapping(tf: dict[str, Any], function: str) -> dict[str, Any]:
     (mapping,) = [m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()
-                  if name.startswith("sla_stream")]
+                  if name.startswith(function)]
     return mapping
 
 

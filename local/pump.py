@@ -8,7 +8,12 @@ Lambda's, on a timer:
 * ``table-stream`` (every second, until caught up): reads moto's DynamoDB stream like Lambda's
   event source mapping does: in order, a batch at a time, moving on only after
   the handler succeeded (a failing batch is retried at the next turn);
-* ``sla-tick`` (every ``HEED_TICK_SECONDS``, default 5): the SLA checker.
+* ``sla-tick`` (every ``HEED_TICK_SECONDS``, default 5): the SLA checker;
+* ``outbound-queue`` (every second, until empty): the outbound queue, like
+  Lambda's SQS mapping: batches of up to 10, only the records the handler
+  reports as succeeded are deleted (partial batch response); the others come
+  back when their visibility (set by the handler's backoff) runs out, and SQS
+  moves them to the dead-letter queue after the last receive.
 """
 from __future__ import annotations
 
@@ -64,6 +69,38 @@ class TableStream:
         return delivered
 
 
+class OutboundQueue:
+    """Receives from the outbound queue and hands batches to ``app.deliver_outbound``."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def drain(self) -> int:
+        """Deliver every visible message; returns how many records were handed over."""
+        from app import deliver_outbound
+
+        sqs = boto3.client("sqs")
+        handed = 0
+        while True:
+            received = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                           WaitTimeSeconds=0).get("Messages", [])
+            if not received:
+                return handed
+            handed += len(received)
+            answer = deliver_outbound({"Records": [self._record(m) for m in received]}, None) or {}
+            failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+            done = [m for m in received if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"], "attributes": message.get("Attributes", {}), "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+                "eventSourceARN": self.queue_url, "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+
+
 def tick() -> None:
     from app import sla_tick
 
@@ -85,9 +122,10 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
 
-def jobs(table_name: str) -> list[Job]:
+def jobs(table_name: str, outbound_queue_url: str) -> list[Job]:
     return [
         Job("table-stream", 1.0, TableStream(table_name).drain),
+        Job("outbound-queue", 1.0, OutboundQueue(outbound_queue_url).drain),
         Job("sla-tick", float(os.environ.get("HEED_TICK_SECONDS", "5")), tick),
     ]
 

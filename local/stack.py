@@ -71,6 +71,7 @@ class Stack:
 
             outputs = infra.deploy(endpoint)
             self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
+            self.env.setdefault("HEED_OUTBOUND_QUEUE_URL", outputs["OutboundQueueUrl"])
             os.environ.update(self.env)
             self._start_api()
             self._start_pump()
@@ -119,7 +120,7 @@ class Stack:
     def _start_pump(self) -> None:
         from local.pump import Pump, jobs
 
-        self.pump = Pump(jobs(self.env["HEED_TABLE"]))
+        self.pump = Pump(jobs(self.env["HEED_TABLE"], self.env["HEED_OUTBOUND_QUEUE_URL"]))
         self.pump.start()
 
 

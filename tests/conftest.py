@@ -51,8 +51,10 @@ def stack_env(moto_endpoint: str) -> Iterator[dict[str, str]]:
     urllib.request.urlopen(request).close()
     outputs = infra.deploy(moto_endpoint)
     os.environ["HEED_TABLE"] = outputs["HeedTableName"]
-    yield {"endpoint": moto_endpoint, "table": outputs["HeedTableName"]}
+    os.environ["HEED_OUTBOUND_QUEUE_URL"] = outputs["OutboundQueueUrl"]
+    yield {"endpoint": moto_endpoint, "table": outputs["HeedTableName"], "queue": outputs["OutboundQueueUrl"]}
     os.environ.pop("HEED_TABLE", None)
+    os.environ.pop("HEED_OUTBOUND_QUEUE_URL", None)
 
 
 @pytest.fixture

@@ -39,3 +39,12 @@ def gsm_safe(text: str) -> str:
     """Fold to printable ASCII (a subset of GSM-7): 'Zoë Ørsted 🙂' -> 'Zoe Orsted'; other scripts drop out."""
     folded = unicodedata.normalize("NFKD", text.translate(_LATIN)).encode("ascii", "ignore").decode()
     return " ".join("".join(ch for ch in folded if ch.isprintable() and ch not in "`^{}[]~|\\").split())
+
+
+def compose_failure(platform: str, channel: str, customer: str | None, kind: str, reason: str) -> str:
+    """A page for a reply or acknowledgement the platform refused for good (one segment)."""
+    what = "Reply" if kind == "reply" else "Auto-acknowledgement"
+    where = f"{PLATFORM_NAMES.get(platform, platform)} {CHANNEL_NAMES.get(channel, channel)}"
+    name = gsm_safe(customer or "") or "a customer"
+    text = f"Heed: {what} to {where} from {name} failed: {gsm_safe(reason)}. Open Heed to follow up."
+    return text if len(text) <= SEGMENT else text[: SEGMENT - 1] + "."

@@ -35,6 +35,7 @@ class OutboundMessage:
     customer_id: str
     text: str
     reply_to: Optional[str] = None
+    root_id: Optional[str] = None  # the conversation's root post, so replies to this one thread
     private: bool = False
     tag: Optional[str] = None
     template: Optional[dict[str, str]] = None

@@ -26,6 +26,7 @@ class ConversationView:
     last_message_at: str
     last_inbound_at: Optional[str]
     sla: Optional[dict[str, Any]] = None
+    delivery_failed: Optional[dict[str, Any]] = None  # the last send that gave up, until one goes out
     messages: list[MessageView] = field(default_factory=list)
 
     def to_json(self, with_messages: bool = False) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class ConversationView:
             "last_message_at": self.last_message_at,
             "last_inbound_at": self.last_inbound_at,
             "sla": self.sla,
+            "delivery_failed": self.delivery_failed,
         }
         if with_messages:
             body["messages"] = [

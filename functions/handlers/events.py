@@ -1,10 +1,11 @@
-"""Event handlers (not HTTP): the table's stream and the SLA schedule."""
+"""Event handlers (not HTTP): the table's stream, the SLA schedule and the outbound queue."""
 from __future__ import annotations
 
 from typing import Any
 
-# Replaced in the packaged template by the table's real stream ARN (infra/template.yaml).
+# Replaced in the packaged template by the real ARNs (infra/template.yaml).
 STREAM_ARN_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:000000000000:table/heed/stream/set-by-infra-template"
+QUEUE_ARN_PLACEHOLDER = "arn:aws:sqs:us-east-1:000000000000:heed-outbound-set-by-infra-template"
 
 
 def on_table_records(event: Any) -> None:
@@ -18,3 +19,11 @@ def on_tick() -> None:
     from functions import sla_checker
 
     sla_checker.tick()
+
+
+def on_outbound(event: Any) -> dict[str, list[dict[str, str]]]:
+    """Chalice's SQS event; answers Lambda's partial batch response, so only failed records come back."""
+    from functions import delivery
+
+    retry = delivery.deliver(record.to_dict() for record in event)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}

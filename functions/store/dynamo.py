@@ -105,14 +105,25 @@ def _chunks(pending: list[_Pending], parts: list[dict]) -> Iterator[list[_Pendin
         yield chunk
 
 
-def _write_chunk(chunk: list[_Pending], parts: list[dict]) -> int:
-    """Write one chunk; retry without duplicates and with the right timestamp rule."""
+class ClaimLost(Exception):
+    """An extra action's condition failed: somebody else owns what this write meant to record."""
+
+
+def _write_chunk(chunk: list[_Pending], parts: list[dict], extra: tuple[dict, ...] = ()) -> int:
+    """Write one chunk; retry without duplicates and with the right timestamp rule.
+
+    ``extra`` actions ride along in every attempt (their condition failing is
+    :class:`ClaimLost`); they are written even when every message turns out to
+    be stored already.
+    """
     candidates = list(chunk)
     keep: dict[str, set[str]] = {}  # conversation id -> timestamps already newer than ours
     for attempt in range(MAX_ATTEMPTS):
-        if not candidates:
+        if not candidates and not extra:
             return 0
-        actions, roles = _actions(candidates, parts, keep)
+        actions, roles = _actions(candidates, parts if candidates else [], keep)
+        actions += extra
+        roles += [("extra", None)] * len(extra)
         try:
             aws.client("dynamodb").transact_write_items(TransactItems=actions)
             return len(candidates)
@@ -127,6 +138,8 @@ def _write_chunk(chunk: list[_Pending], parts: list[dict]) -> int:
                 duplicates.add(ref)
             elif code == "ConditionalCheckFailed" and role == "conversation":
                 keep[ref] = keep.get(ref, set()) | _newer_timestamps(_plain(reason.get("Item") or {}), ref, candidates)
+            elif code == "ConditionalCheckFailed" and role == "extra":
+                raise ClaimLost("the claim this write records is no longer ours")
             elif code != "TransactionConflict":
                 log("store_transaction_failed", level="ERROR", reason=code)
                 raise StorageUnavailable(f"storage refused the write: {code}")
@@ -399,6 +412,7 @@ def _conversation_view(item: dict[str, Any]) -> ConversationView:
         last_message_at=item["last_message_at"],
         last_inbound_at=item.get("last_inbound_at"),
         sla=sla_view(json.loads(item["sla"])) if "sla" in item else None,
+        delivery_failed=json.loads(item["delivery_failed"]) if "delivery_failed" in item else None,
     )
 
 
@@ -541,12 +555,12 @@ def claim_alert(record: SlaRecord, key: str, owner: str, until: str, now: str, a
 def release_alert(conversation_id: str, owner: str, phones: list[str]) -> None:
     """Give the alert back after a failed send, remembering who got it so the retry pages only the rest."""
     try:
-        _call("update_item", TableName=settings.required("HEED_TABLE"),
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
               Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
               UpdateExpression="SET alert_sent = list_append(alert_sent, :phones), alert_until = :past",
               ConditionExpression="alert_owner = :owner",
               ExpressionAttributeValues=_marshal({":phones": phones, ":owner": owner, ":past": ""}))
-    except StorageUnavailable:
+    except (StorageUnavailable, _ConditionFailed):
         log("alert_progress_not_saved", level="WARNING", conversation_id=conversation_id)
 
 
@@ -601,6 +615,125 @@ def _transact_or_conflict(actions: list[dict]) -> bool:
         return False
     log("store_transaction_failed", level="ERROR", reason=",".join(sorted(codes)))
     raise StorageUnavailable("storage refused the write")
+
+
+# ---------------------------------------------------------------- outbound
+#
+# Every send has a record ``pk=OUT#<idempotency key>, sk=OUT``: claimed with a
+# lease before the platform is called, marked sent (with the platform's id) in
+# the same transaction that stores the sent message, so a redelivered queue
+# message finds it sent and never sends twice.
+
+
+def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str, lease_until: str) -> str:
+    """``"claimed"`` (ours to send), ``"sent"`` (already done) or ``"busy"`` (another consumer's lease)."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
+                  UpdateExpression="SET #type = :type, conversation_id = :conv, #owner = :owner, lease_until = :until,"
+                                   " #status = :sending, created_at = if_not_exists(created_at, :now)"
+                                   " ADD attempts :one",
+                  ConditionExpression="attribute_not_exists(pk) OR (#status <> :sent AND lease_until < :now)",
+                  ExpressionAttributeNames={"#type": "type", "#owner": "owner", "#status": "status"},
+                  ExpressionAttributeValues=_marshal({":type": "outbound", ":conv": conversation_id, ":owner": owner,
+                                                      ":until": lease_until, ":sending": "sending", ":sent": "sent",
+                                                      ":now": now, ":one": 1}),
+                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        return "claimed"
+    except _ConditionFailed as failed:
+        return "sent" if failed.item.get("status") == "sent" else "busy"
+
+
+def record_sent(outbound_id: str, owner: str, message: Threaded, sent_at: str) -> bool:
+    """Store the sent message (deduplicated against the platform's echo) and mark the send done, atomically.
+
+    Returns False when the message was already stored (the echo came first).
+    Raises :class:`ClaimLost` if another consumer took the send over meanwhile.
+    """
+    received_at = iso_utc(message.message.sent_at)
+    entry = _Pending(message, _message_item(message, f"outbound:{outbound_id}", received_at))
+    mark = {"Update": {
+        "TableName": settings.required("HEED_TABLE"),
+        "Key": _marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
+        "UpdateExpression": "SET #status = :sent, platform_message_id = :pid, sent_at = :at REMOVE lease_until",
+        "ConditionExpression": "#owner = :owner",
+        "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+        "ExpressionAttributeValues": _marshal({":sent": "sent", ":pid": message.message.platform_message_id,
+                                               ":at": sent_at, ":owner": owner}),
+    }}
+    return _write_chunk([entry], [], extra=(mark,)) == 1
+
+
+def release_outbound(outbound_id: str, owner: str, reason: str) -> None:
+    """Give a send back for the queue's next delivery (its lease ends now)."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
+                  UpdateExpression="SET lease_until = :past, last_error = :reason",
+                  ConditionExpression="#owner = :owner",
+                  ExpressionAttributeNames={"#owner": "owner"},
+                  ExpressionAttributeValues=_marshal({":past": "", ":reason": reason, ":owner": owner}))
+    except _ConditionFailed:
+        pass  # somebody else holds it now: nothing of ours to release
+
+
+def record_delivery_failure(outbound_id: str, owner: str, conversation_id: str, kind: str, reason: str,
+                            at: str) -> None:
+    """A send gave up: the send is marked failed and its conversation shows why."""
+    table = settings.required("HEED_TABLE")
+    failure = json.dumps({"outbound_id": outbound_id, "kind": kind, "reason": reason, "at": at},
+                         separators=(",", ":"))
+    _transact_or_conflict([
+        {"Update": {"TableName": table, "Key": _marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
+                    "UpdateExpression": "SET #status = :failed, last_error = :reason REMOVE lease_until",
+                    "ConditionExpression": "#owner = :owner",
+                    "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                    "ExpressionAttributeValues": _marshal({":failed": "failed", ":reason": reason,
+                                                           ":owner": owner})}},
+        {"Update": {"TableName": table, "Key": _marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                    "UpdateExpression": "SET delivery_failed = :failure",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": _marshal({":failure": failure})}},
+    ])
+
+
+def clear_delivery_failure(conversation_id: str, outbound_id: str) -> None:
+    """A later send of the same conversation went out: it no longer shows a failure."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                  UpdateExpression="REMOVE delivery_failed",
+                  ConditionExpression="attribute_exists(delivery_failed)")
+    except _ConditionFailed:
+        pass
+
+
+def get_outbound(outbound_id: str) -> Optional[dict]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}))
+    return _plain(response["Item"]) if "Item" in response else None
+
+
+class _ConditionFailed(Exception):
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+def _call_raw(operation: str, **params: Any) -> dict:
+    """Like :func:`_call`, but a failed condition is :class:`_ConditionFailed` (with the old item if asked)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(aws.client("dynamodb"), operation)(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise _ConditionFailed(_plain(exc.response.get("Item") or {})) from None
+        log("store_unavailable", level="ERROR", operation=operation, error=type(exc).__name__)
+        raise StorageUnavailable("storage is unavailable; retry") from None
+    except BotoCoreError as exc:
+        log("store_unavailable", level="ERROR", operation=operation, error=type(exc).__name__)
+        raise StorageUnavailable("storage is unavailable; retry") from None
 
 
 # ---------------------------------------------------------------- helpers

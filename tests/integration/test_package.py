@@ -31,7 +31,8 @@ from tests.signing import body, meta_headers, staff_headers
 ROOT = Path(__file__).resolve().parents[2]
 BOTO3_AND_DEPS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
-FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole"}
+FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole",
+             "DeliverOutbound": "DeliverOutboundRole"}
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
@@ -170,17 +171,22 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         allowed = [s for s in statements(resources[role]) if s["Effect"] == "Allow"]
         for statement in allowed:
             assert all("*" not in action for action in statement["Action"]), statement  # no wildcard actions
-            if statement["Resource"] == "*":
-                assert statement["Action"] == ["sns:Publish"] and function == "SlaTick"  # SMS: numbers have no ARN
+            if statement["Resource"] == "*":  # SMS: phone numbers have no ARN
+                assert statement["Action"] == ["sns:Publish"] and function in ("SlaTick", "DeliverOutbound")
         granted[function] = {action for s in allowed for action in s["Action"]}
-    assert [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"].__len__() == 3
+    assert [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"].__len__() == len(FUNCTIONS)
     assert "sns:Publish" not in granted["APIHandler"] | granted["SlaStream"]
     assert "ssm:GetParametersByPath" not in granted["SlaStream"]  # needs no secret
     assert "dynamodb:GetRecords" in granted["SlaStream"] and "sqs:SendMessage" in granted["SlaStream"]
-    assert not {"dynamodb:GetRecords", "sqs:SendMessage"} & (granted["APIHandler"] | granted["SlaTick"])
-    denied = [s for s in statements(resources["SlaTickRole"]) if s["Effect"] == "Deny"]
-    assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
-                       "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
+    assert not {"dynamodb:GetRecords", "sqs:SendMessage"} & granted["SlaTick"]
+    assert "dynamodb:GetRecords" not in granted["APIHandler"] | granted["DeliverOutbound"]
+    queued = [s for s in statements(resources["ApiHandlerRole"]) if s.get("Sid") == "Outbound"]
+    assert queued[0]["Resource"] == [{"Fn::GetAtt": ["OutboundQueue", "Arn"]}]  # staff replies: the queue only
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= granted["DeliverOutbound"]
+    for role in ("SlaTickRole", "DeliverOutboundRole"):
+        denied = [s for s in statements(resources[role]) if s["Effect"] == "Deny"]
+        assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
+                           "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
     secrets = [s for s in statements(resources["ApiHandlerRole"]) if s.get("Sid") == "Secrets"]
     assert all("${SecretsPath}" in r["Fn::Sub"] for r in secrets[0]["Resource"])
 
@@ -250,10 +256,13 @@ def test_terraform_layout(tmp_path):
     functions = tf["resource"]["aws_lambda_function"]
     assert {name: f["role"] for name, f in functions.items()} == {
         "api_handler": "${var.api_handler_role_arn}", "sla_stream": "${var.sla_stream_role_arn}",
-        "sla_tick": "${var.sla_tick_role_arn}"}
+        "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}"}
     assert all(f["environment"]["variables"]["HEED_TABLE"] == "${var.heed_table_name}" for f in functions.values())
-    (mapping,) = tf["resource"]["aws_lambda_event_source_mapping"].values()
-    assert mapping["event_source_arn"] == "${var.heed_table_stream_arn}" and mapping["bisect_batch_on_function_error"]
+    mappings = {name.split("-")[0]: m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()}
+    stream = next(m for name, m in mappings.items() if name.startswith("sla_stream"))
+    assert stream["event_source_arn"] == "${var.heed_table_stream_arn}" and stream["bisect_batch_on_function_error"]
+    queue = next(m for name, m in mappings.items() if name.startswith("deliver_outbound"))
+    assert queue["event_source_arn"] == "${var.heed_outbound_queue_arn}"
     swagger = json.loads(tf["locals"]["chalice_api_swagger"])
     assert swagger["securityDefinitions"]["HeedStaff"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [POOL]
 

@@ -1,0 +1,134 @@
+"""DeliverOutbound: the queue consumer that sends acknowledgements and staff replies.
+
+Exactly once per idempotency key, whatever the queue does: a send is claimed
+(a lease on its ``OUT#`` record) before the platform is called, and marked sent
+in the same transaction that stores the sent message. A redelivered queue
+message finds it sent and stops. (The one window left: the platform accepted
+the message and the process died before that transaction; the lease expires
+and the message goes out again. No platform here offers an idempotency key.)
+
+Failures: 429/5xx/timeouts are retried through the queue with exponential
+backoff and jitter, honouring the platform's retry-after; after the last
+receive the message goes to the dead-letter queue. A refusal that retrying
+can't fix (window closed, user blocked the page, bad token) is not retried.
+Either way the conversation shows ``delivery_failed`` with the reason, and a
+refusal pages the ladder's first level.
+"""
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Iterable
+
+from functions import metrics
+from functions.domain.conversations import Threaded
+from functions.domain.message import Message, iso_utc
+from functions.domain.outbound import OutboundMessage, SendFailed, Sent
+from functions.log import log
+from functions.store import dynamo
+
+MAX_RECEIVES = 6  # the queue's maxReceiveCount (infra/template.yaml)
+LEASE = timedelta(seconds=120)  # the queue's visibility timeout
+MAX_BACKOFF_SECONDS = 900
+
+
+def deliver(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Handle a batch of SQS records; returns the message ids to retry (Lambda's batchItemFailures)."""
+    retry: list[str] = []
+    for record in records:
+        try:
+            done = _deliver_one(record)
+        except dynamo.StorageUnavailable:
+            done = False
+        if not done:
+            retry.append(record["messageId"])
+    return retry
+
+
+def _deliver_one(record: dict[str, Any]) -> bool:
+    """True when the record is finished with (sent, sent before, or refused for good)."""
+    try:
+        message = OutboundMessage.from_json(json.loads(record["body"]))
+    except (ValueError, TypeError, KeyError):
+        log("outbound_malformed", level="ERROR", message_id=record.get("messageId"))
+        return True  # retrying can't fix it; nothing to send
+    receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    now = datetime.now(UTC)
+    owner = uuid.uuid4().hex
+    claim = dynamo.claim_outbound(message.id, message.conversation_id, owner, iso_utc(now), iso_utc(now + LEASE))
+    if claim != "claimed":
+        log("outbound_skipped", outbound_id=message.id, reason=claim)
+        return claim == "sent"
+    try:
+        sent = _send(message)
+    except SendFailed as failure:
+        return _failed(message, failure, owner, receives, record, now)
+    try:
+        dynamo.record_sent(message.id, owner, _stored(message, sent, now), iso_utc(now))
+    except dynamo.ClaimLost:
+        log("outbound_claim_lost", level="WARNING", outbound_id=message.id)
+        return True
+    dynamo.clear_delivery_failure(message.conversation_id, message.id)
+    metrics.count("AcknowledgementsSent" if message.kind == "ack" else "RepliesSent", Platform=message.platform)
+    log("outbound_sent", outbound_id=message.id, kind=message.kind, platform=message.platform, attempt=receives)
+    return True
+
+
+def _send(message: OutboundMessage) -> Sent:
+    from functions.outbound import platforms
+
+    return platforms.send(message)
+
+
+def _failed(message: OutboundMessage, failure: SendFailed, owner: str, receives: int, record: dict[str, Any],
+            now: datetime) -> bool:
+    log("outbound_failed", level="WARNING", outbound_id=message.id, platform=message.platform,
+        status=failure.status, retryable=failure.retryable, attempt=receives, reason=failure.reason)
+    if failure.retryable and receives < MAX_RECEIVES:
+        from functions.outbound import queue
+
+        dynamo.release_outbound(message.id, owner, failure.reason)
+        queue.retry_later(record["receiptHandle"], backoff_seconds(receives, failure.retry_after))
+        metrics.count("DeliveryRetries", Platform=message.platform)
+        return False
+    dynamo.record_delivery_failure(message.id, owner, message.conversation_id, message.kind, failure.reason,
+                                   iso_utc(now))
+    metrics.count("DeliveryFailures", Platform=message.platform)
+    if not failure.retryable:
+        _page_staff(message, failure.reason)
+    # A refusal is final; a retryable failure on the last receive goes on to the dead-letter queue.
+    return not failure.retryable
+
+
+def backoff_seconds(receives: int, retry_after: float | None) -> int:
+    """Exponential with full jitter from 10 s, capped; the platform's own retry-after wins when longer."""
+    ceiling = min(MAX_BACKOFF_SECONDS, 10 * 2 ** (receives - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return int(min(max(delay, retry_after or 0), 43_200))  # SQS allows at most 12 hours
+
+
+def _stored(message: OutboundMessage, sent: Sent, now: datetime) -> Threaded:
+    stored = Message(
+        platform=message.platform, channel=message.channel, account_id=message.account_id,
+        platform_message_id=sent.platform_message_id, direction="out", sent_at=now,
+        text=message.text, raw={"outbound_id": message.id, "kind": message.kind, "response": sent.raw},
+        customer_id=message.customer_id, root_id=message.root_id, reply_to=message.reply_to,
+    )
+    return Threaded(stored, message.conversation_id, message.customer_id, message.root_id)
+
+
+def _page_staff(message: OutboundMessage, reason: str) -> None:
+    from functions.config import load_config
+    from functions.domain.alerts import compose_failure
+    from functions.outbound import sms
+
+    config = load_config()
+    if not config.ladder:
+        return
+    record = dynamo.get_sla(message.conversation_id)
+    text = compose_failure(message.platform, message.channel, record.customer_name if record else None,
+                           message.kind, reason)
+    for phone in config.ladder[0].phones:
+        sms.send(phone, text)
