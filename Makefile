@@ -12,7 +12,7 @@ LINT_VENV ?= .venv-lint
 # A stage's environment variable from .chalice/config.json, where stages are defined.
 stage_env = $(shell $(PYTHON) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"].get("$(STAGE)", {}).get("environment_variables", {}).get("$(1)", ""))')
 
-.PHONY: venv run test unit bench lint package deploy terraform clean
+.PHONY: venv run test unit bench lint package deploy terraform clean check-templates
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ unit: venv
 
 bench: venv
 	$(PY) -m pytest -q -s tests/bench
+
+# Render every template in templates/ for every platform/channel it can be used on, with
+# sample values (a very long name included); fails naming the template and the limit it
+# breaks. tests/unit/test_templating.py runs the same check.
+check-templates: venv
+	$(PY) -m functions.templating --check
 
 # checkov has its own venv: its pins clash with the dev tools' (boto3). Findings
 # that don't apply are skipped in infra/template.yaml with the reason.
