@@ -1,4 +1,4 @@
-"""Heed's policy file: SLA policies, business calendars and the alert ladder.
+"""Heed's policy file: SLA policies, business calendars, the alert ladder and automatic acknowledgements.
 
 :func:`load_config` reads a TOML file: the ``path`` it is given, else the file
 named by ``HEED_CONFIG``, else the packaged default ``functions/defaults/heed.toml``.
@@ -49,6 +49,36 @@ Schema (every key not marked optional is required; no other keys are allowed)::
     hours = "22:00-07:00"                 # "HH:MM-HH:MM"; may run over midnight
     timezone = "America/New_York"         # IANA time zone name
 
+    [acknowledge]                         # optional table; without it Heed acknowledges nothing
+    language = "en"                       # optional, default "en"; the language of acknowledgements when a
+                                          # conversation's is unknown or has no templates; needs templates
+                                          # ack.<language>.txt.j2 and ack_after_hours.<language>.txt.j2
+    whatsapp_template = { name = "message_received", language = "en_US" }
+                                          # optional; an approved WhatsApp template (name: a-z, 0-9, _;
+                                          # language: a WhatsApp code like en, en_US) sent instead of text
+                                          # when the 24 h customer-service window has closed; without it
+                                          # nothing is sent then
+
+    [[acknowledge.rules]]                 # zero or more; the first whose match fits a message applies;
+                                          # no rule matching: no acknowledgement
+    name = "new-dm"                       # optional, unique; default "acknowledge.rules[<index>]"
+    match = { channel = "dm", clock = "first_response" }
+                                          # optional; the keys of sla.policies' match plus clock
+                                          # (first_response: the message opened a new conversation's clock;
+                                          # next_response: the brand had answered before); a rule that an
+                                          # earlier one always wins over is an error
+    when = "always"                       # always: acknowledge ("ack" in business hours, "ack_after_hours"
+                                          # outside them); outside_hours: only outside business hours;
+                                          # never. At most one acknowledgement per response clock, and
+                                          # never to the brand's own messages, bots or closed windows
+    reply = "private"                     # optional, comments and mentions only, not with when = "never":
+                                          # "private" (default) answers a comment with a private message
+                                          # where the platform has them (Facebook, Instagram), else in
+                                          # public (X mentions); "public" always replies in public
+    calendar = "support"                  # optional, not with when = "never": the calendar whose hours
+                                          # count; default the calendar of the SLA policy the
+                                          # conversation matches ("always" if none)
+
 Durations are written like ``45s``, ``15m``, ``8h``, ``2d`` or ``1h30m``; SLA
 targets count only the calendar's open time (``2d`` on a business calendar is
 48 hours of open time).
@@ -60,11 +90,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
+from functions.domain.autoreply import CLOCKS, REPLY, RULE_MATCH_KEYS, WHEN, AckRule, WhatsAppTemplate
 from functions.domain.calendar import (
     ALWAYS,
     WEEKDAYS,
@@ -82,14 +113,28 @@ from functions.domain.policies import MATCH_KEYS, MATCH_VALUES, LadderLevel, Pol
 ENV_VAR = "HEED_CONFIG"
 DEFAULT_PATH = Path(__file__).parent / "defaults" / "heed.toml"
 DEFAULT_BRAND_NAME = "our team"
+DEFAULT_LANGUAGE = "en"
 
 _T = TypeVar("_T")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _PHONE = re.compile(r"\+[0-9]{8,15}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
+_WA_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_WA_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2,4})?")
+_RULE_MATCH_VALUES: dict[str, frozenset[str]] = {**MATCH_VALUES, "clock": CLOCKS}
 
 
 class ConfigError(ValueError):
     """The policy file can't be used; the message starts with the file or key path at fault."""
+
+
+@dataclass(frozen=True)
+class AcknowledgeSettings:
+    """``[acknowledge]``: the default language, the WhatsApp template for a closed window, the rules."""
+
+    language: str = DEFAULT_LANGUAGE
+    whatsapp_template: Optional[WhatsAppTemplate] = None
+    rules: tuple[AckRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +146,7 @@ class Config:
     ladder: tuple[LadderLevel, ...]
     quiet_hours: dict[str, QuietHours]
     brand_name: str
+    acknowledge: AcknowledgeSettings = AcknowledgeSettings()
 
     @property
     def escalation_after(self) -> tuple[timedelta, ...]:
@@ -112,6 +158,21 @@ class Config:
         return next(
             (policy for policy in self.policies if policy.matches(platform, channel, account_id, priority)), None
         )
+
+    def acknowledge_rule_for(self, platform: str, channel: str, account_id: str, priority: str = "normal",
+                             clock: str = "first_response") -> Optional[AckRule]:
+        """The first acknowledge rule matching the message, its calendar filled in; None if none matches.
+
+        ``clock`` is the kind of response clock the message opened (``first_response``
+        or ``next_response``). A rule without a calendar gets the calendar of the
+        SLA policy the conversation matches, or ``always`` if none does.
+        """
+        rule = next((rule for rule in self.acknowledge.rules
+                     if rule.matches(platform, channel, account_id, priority, clock)), None)
+        if rule is None or rule.calendar is not None:
+            return rule
+        policy = self.policy_for(platform, channel, account_id, priority)
+        return replace(rule, calendar=policy.calendar if policy is not None else ALWAYS)
 
 
 def load_config(path: Optional[str] = None) -> Config:
@@ -138,7 +199,7 @@ def _load(path: str) -> Config:
 
 def parse_config(data: dict[str, Any]) -> Config:
     """A :class:`Config` from a parsed TOML document; ConfigError naming the first key at fault."""
-    root = _table(data, "", ("brand", "sla", "calendars", "alerts"))
+    root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge"))
     brand = _table(root.get("brand", {}), "brand", ("name",))
     calendars = _calendars(root.get("calendars", {}))
     sla = _table(_required(root, "sla", ""), "sla", ("policies",))
@@ -149,7 +210,93 @@ def parse_config(data: dict[str, Any]) -> Config:
         ladder=ladder,
         quiet_hours=quiet_hours,
         brand_name=_string(brand["name"], "brand.name") if "name" in brand else DEFAULT_BRAND_NAME,
+        acknowledge=_acknowledge(root.get("acknowledge"), calendars),
     )
+
+
+def _acknowledge(value: Any, calendars: dict[str, BusinessCalendar]) -> AcknowledgeSettings:
+    if value is None:
+        return AcknowledgeSettings()
+    table = _table(value, "acknowledge", ("language", "whatsapp_template", "rules"))
+    language = DEFAULT_LANGUAGE
+    if "language" in table:
+        language = _string(table["language"], "acknowledge.language")
+        if not _LANGUAGE.fullmatch(language):
+            raise ConfigError(f"acknowledge.language: {language!r} is not a lower-case language code like en, nl "
+                              "or pt-br")
+    from functions.templating import TEMPLATES_DIR, available_languages
+
+    known = available_languages()
+    if language not in known:
+        raise ConfigError(
+            f"acknowledge.language: no acknowledgement templates in {language!r} (needs "
+            f"ack.{language}.txt.j2 and ack_after_hours.{language}.txt.j2 in {TEMPLATES_DIR}; "
+            f"languages that have them: {', '.join(known) or 'none'})"
+        )
+    template = None
+    if "whatsapp_template" in table:
+        at = "acknowledge.whatsapp_template"
+        wa = _table(table["whatsapp_template"], at, ("name", "language"))
+        name = _string(_required(wa, "name", at), f"{at}.name")
+        if not _WA_TEMPLATE_NAME.fullmatch(name):
+            raise ConfigError(f"{at}.name: {name!r} is not a WhatsApp template name (lower-case letters, digits "
+                              "and _)")
+        wa_language = _string(_required(wa, "language", at), f"{at}.language")
+        if not _WA_LANGUAGE.fullmatch(wa_language):
+            raise ConfigError(f"{at}.language: {wa_language!r} is not a WhatsApp language code like en or en_US")
+        template = WhatsAppTemplate(name=name, language=wa_language)
+    return AcknowledgeSettings(
+        language=language,
+        whatsapp_template=template,
+        rules=_ack_rules(table.get("rules", []), calendars),
+    )
+
+
+def _ack_rules(value: Any, calendars: dict[str, BusinessCalendar]) -> tuple[AckRule, ...]:
+    path = "acknowledge.rules"
+    rules: list[AckRule] = []
+    for index, item in enumerate(_array(value, path)):
+        at = f"{path}[{index}]"
+        table = _table(item, at, ("name", "match", "when", "reply", "calendar"))
+        name = _string(table["name"], f"{at}.name") if "name" in table else at
+        for earlier_index, earlier in enumerate(rules):
+            if earlier.name == name:
+                raise ConfigError(f"{at}.name: {name!r} is already the name of {path}[{earlier_index}]")
+        match = _match(table.get("match", {}), f"{at}.match", RULE_MATCH_KEYS, _RULE_MATCH_VALUES)
+        when = _choice(_required(table, "when", at), f"{at}.when", WHEN)
+        reply = "private"
+        if "reply" in table:
+            reply = _choice(table["reply"], f"{at}.reply", REPLY)
+            if when == "never":
+                raise ConfigError(f"{at}.reply: has no effect with when = 'never'")
+            if "channel" in match and not match["channel"] & {"comment", "mention"}:
+                raise ConfigError(f"{at}.reply: only comments and mentions are answered in public or in private; "
+                                  f"this rule matches channel {', '.join(sorted(match['channel']))}")
+        calendar = None
+        if "calendar" in table:
+            calendar_name = _string(table["calendar"], f"{at}.calendar")
+            if when == "never":
+                raise ConfigError(f"{at}.calendar: has no effect with when = 'never'")
+            if calendar_name not in calendars:
+                known = ", ".join(sorted(calendars))
+                raise ConfigError(f"{at}.calendar: no calendar named {calendar_name!r} (known: {known})")
+            calendar = calendars[calendar_name]
+        rule = AckRule(name=name, match=match, when=when, reply=reply, calendar=calendar)  # type: ignore[arg-type]
+        for earlier_index, earlier in enumerate(rules):
+            if earlier.shadows(rule):
+                raise ConfigError(
+                    f"{at}.match: rule {name!r} never applies: every message it matches is matched "
+                    f"first by {path}[{earlier_index}] ({earlier.name!r})"
+                )
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _choice(value: Any, path: str, choices: Collection[str]) -> str:
+    text = _string(value, path)
+    if text not in choices:
+        raise ConfigError(f"{path}: {text!r} is not one of: {', '.join(choices)}")
+    return text
 
 
 def _policies(value: Any, calendars: dict[str, BusinessCalendar]) -> tuple[Policy, ...]:
@@ -192,8 +339,9 @@ def _policies(value: Any, calendars: dict[str, BusinessCalendar]) -> tuple[Polic
     return tuple(policies)
 
 
-def _match(value: Any, path: str) -> dict[str, frozenset[str]]:
-    table = _table(value, path, MATCH_KEYS)
+def _match(value: Any, path: str, keys: Collection[str] = MATCH_KEYS,
+           known_values: dict[str, frozenset[str]] = MATCH_VALUES) -> dict[str, frozenset[str]]:
+    table = _table(value, path, keys)
     match: dict[str, frozenset[str]] = {}
     for key, raw in table.items():
         at = _join(path, key)
@@ -202,8 +350,8 @@ def _match(value: Any, path: str) -> dict[str, frozenset[str]]:
             raise ConfigError(f"{at}: an empty list matches nothing; leave the key out to match anything")
         for index, item in enumerate(values):
             text = _string(item, f"{at}[{index}]" if isinstance(raw, list) else at)
-            if key in MATCH_VALUES and text not in MATCH_VALUES[key]:
-                allowed = ", ".join(sorted(MATCH_VALUES[key]))
+            if key in known_values and text not in known_values[key]:
+                allowed = ", ".join(sorted(known_values[key]))
                 raise ConfigError(f"{at}: {text!r} is not a {key} (one of: {allowed})")
         match[key] = frozenset(values)
     return match

@@ -452,9 +452,12 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     parser.add_argument("--check", action="store_true", help="render every template everywhere it is used")
     parser.add_argument("--show", action="store_true", help="print what every template renders to")
     parser.add_argument("--templates", type=Path, default=TEMPLATES_DIR, help="the templates directory")
-    parser.add_argument("--default-language", default=None, help=f"default: {DEFAULT_LANGUAGE}")
+    parser.add_argument("--default-language", default=None, help="default: [acknowledge] language of the config")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    args.default_language = args.default_language or DEFAULT_LANGUAGE
+    if args.default_language is None:
+        from functions.config import load_config
+
+        args.default_language = load_config().acknowledge.language
     if args.show:
         for name in template_names(args.templates):
             label, variables = samples()[0]
