@@ -12,7 +12,7 @@ LINT_VENV ?= .venv-lint
 # A stage's environment variable from .chalice/config.json, where stages are defined.
 stage_env = $(shell $(PYTHON) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"].get("$(STAGE)", {}).get("environment_variables", {}).get("$(1)", ""))')
 
-.PHONY: venv run test unit bench lint package deploy terraform clean check-templates
+.PHONY: venv run test unit bench lint package deploy terraform clean check-templates sim sim-sent sim-reset
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,24 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(PY) -m local.stack
+
+# With `make run` going: a signed customer webhook from the platform simulator's CLI
+# (KIND: telegram messenger instagram whatsapp x-dm x-mention facebook-comment
+# instagram-comment; `make sim-whatsapp MSG=...` works too), and what Heed sent back.
+KIND ?= telegram
+MSG ?= Where is my order?
+CUSTOMER ?= Ana
+sim: venv
+	$(PY) -m local.simulator send $(KIND) "$(MSG)" --customer "$(CUSTOMER)"
+
+sim-sent: venv
+	$(PY) -m local.simulator sent
+
+sim-reset: venv
+	$(PY) -m local.simulator reset
+
+sim-%: venv
+	$(PY) -m local.simulator send $* "$(MSG)" --customer "$(CUSTOMER)"
 
 test: venv
 	$(PY) -m ruff check .

@@ -5,7 +5,10 @@
    resources deployed from ``infra/template.yaml``;
 2. ``chalice local`` on 127.0.0.1:8000 (``HEED_API_PORT`` overrides);
 3. the pump (``local/pump.py``): the table stream and the SLA schedule, which
-   the emulator never fires.
+   the emulator never fires;
+4. the platform simulator (``local/simulator.py``) on 127.0.0.1:8025
+   (``HEED_SIM_PORT`` overrides): Meta Graph, X and Telegram for Heed's sends,
+   unless ``META_GRAPH_URL``/``X_API_URL``/``TELEGRAM_API_URL`` are set.
 
 Every setting is read from the environment when set; otherwise the documented
 throwaway local values below are used and printed. Never use them anywhere else.
@@ -33,6 +36,13 @@ LOCAL_SECRETS = {
     "TELEGRAM_SECRET_TOKEN": "local-telegram-secret-token",
     "STAFF_API_TOKEN": "local-staff-token",
     "HEED_ACK_SECRET": "local-ack-link-secret",
+    # Sending to the platforms (local/simulator.py accepts exactly these).
+    "META_PAGE_TOKEN": "local-meta-page-token",
+    "WHATSAPP_TOKEN": "local-whatsapp-token",
+    "X_CONSUMER_KEY": "local-x-consumer-key",
+    "X_ACCESS_TOKEN": "3001969357-local-x-access-token",  # X's access tokens start with the user id
+    "X_ACCESS_TOKEN_SECRET": "local-x-access-token-secret",
+    "TELEGRAM_BOT_TOKEN": "7000000001:local-telegram-bot-token",  # "<TELEGRAM_BOT_ID>:<secret>"
 }
 LOCAL_SETTINGS = {
     "TELEGRAM_BOT_ID": "7000000001",
@@ -43,6 +53,7 @@ LOCAL_SETTINGS = {
 }
 DEFAULT_MOTO_PORT = 4566
 DEFAULT_API_PORT = 8000
+DEFAULT_SIM_PORT = 8025
 
 
 class Stack:
@@ -55,8 +66,10 @@ class Stack:
         self.api_port = int(self.env.get("HEED_API_PORT", DEFAULT_API_PORT))
         self.moto_port = int(self.env.get("HEED_EMULATOR_PORT", DEFAULT_MOTO_PORT))
         self.env.setdefault("HEED_PUBLIC_URL", self.api_url)  # ack links in alert SMS point here
+        self.sim_port = int(self.env.get("HEED_SIM_PORT", DEFAULT_SIM_PORT))
         self.children: list[subprocess.Popen] = []
         self.pump = None
+        self.simulator = None
 
     @property
     def api_url(self) -> str:
@@ -73,6 +86,7 @@ class Stack:
             self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
             self.env.setdefault("HEED_OUTBOUND_QUEUE_URL", outputs["OutboundQueueUrl"])
             os.environ.update(self.env)
+            self._start_simulator()
             self._start_api()
             self._start_pump()
         except BaseException:
@@ -83,6 +97,9 @@ class Stack:
     def stop(self) -> None:
         if self.pump is not None:
             self.pump.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
         for child in reversed(self.children):
             if child.poll() is None:
                 child.terminate()
@@ -117,6 +134,21 @@ class Stack:
                              "--stage", "local", "--no-autoreload"])
         _wait_until(lambda: _http_status(f"{self.api_url}/health") == 200, child, "chalice local")
 
+    def _start_simulator(self) -> None:
+        """The platform simulator, in this process; Heed's sends go to it unless a base URL is set."""
+        from local.simulator import Simulator
+
+        port = self.sim_port
+        if not _port_free(port):
+            if "HEED_SIM_PORT" in self.env:
+                raise SystemExit(f"port {port} for the platform simulator is already in use on 127.0.0.1")
+            port = 0  # the default port is taken (another `make run`?): any free one; the URL is printed
+        self.simulator = Simulator(port, env=self.env).start()
+        self.sim_port = self.simulator.port
+        for name, url in self.simulator.env().items():
+            self.env.setdefault(name, url)
+        os.environ.update(self.env)
+
     def _start_pump(self) -> None:
         from local.pump import Pump, jobs
 
@@ -125,9 +157,13 @@ class Stack:
 
 
 def _require_free_port(port: int, what: str) -> None:
+    if not _port_free(port):
+        raise SystemExit(f"port {port} for {what} is already in use on 127.0.0.1")
+
+
+def _port_free(port: int) -> bool:
     with socket.socket() as sock:
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            raise SystemExit(f"port {port} for {what} is already in use on 127.0.0.1")
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _http_status(url: str) -> Optional[int]:
@@ -154,7 +190,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: (stack.stop(), sys.exit(0)))
     secrets = " ".join(f"{name}={stack.env[name]}" for name in LOCAL_SECRETS)
     print(f"Heed is ready: API {stack.api_url} · AWS emulator {stack.env['AWS_ENDPOINT_URL']} "
-          f"· table {stack.env['HEED_TABLE']}", flush=True)
+          f"· table {stack.env['HEED_TABLE']} · platform simulator {stack.simulator.url}", flush=True)
     print(f"Local secrets in use (throwaway, local stage only): {secrets}", flush=True)
     try:
         while all(child.poll() is None for child in stack.children):
