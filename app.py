@@ -60,6 +60,16 @@ def resolve_conversation(conversation_id):
     return staff.resolve_conversation(app.current_request, conversation_id)
 
 
+@app.route("/conversations/{conversation_id}/reopen", methods=["POST"], authorizer=STAFF_AUTHORIZER)
+def reopen_conversation(conversation_id):
+    return staff.reopen_conversation(app.current_request, conversation_id)
+
+
+@app.route("/conversations/{conversation_id}/replies", methods=["POST"], authorizer=STAFF_AUTHORIZER)
+def reply(conversation_id):
+    return staff.reply(app.current_request, conversation_id)
+
+
 # One-tap acknowledgement from an alert SMS: the signed token is the credential.
 @app.route("/ack/{token}", methods=["GET"])
 def acknowledge(token):

@@ -8,12 +8,13 @@ conditioned on the SLA version (re-read and retried).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Callable, Iterable, Optional
 
 from functions.config import Config, load_config
-from functions.domain import sla
+from functions.domain import autoreply, sla
 from functions.domain.message import iso_utc
 from functions.log import log
 from functions.store import dynamo
@@ -45,10 +46,13 @@ def handle_records(records: Iterable[dict[str, Any]]) -> int:
         image = record.get("dynamodb", {}).get("NewImage") or {}
         if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "message":
             continue
+        platform = image["platform"]["S"]
         facts.setdefault(image["conversation_id"]["S"], []).append(sla.Fact(
             message_id=image["id"]["S"],
             direction=image["direction"]["S"],
-            sent_at=datetime.fromisoformat(image["sent_at"]["S"].replace("Z", "+00:00")),
+            sent_at=datetime.fromisoformat(image["sent_at"]["S"]),
+            from_bot=platform == "telegram" and autoreply.sender_is_bot(platform, _raw(image)),
+            automated=image.get("automated", {}).get("BOOL", False),
         ))
     config = load_config()
     return sum(_apply(conversation_id, conv_facts, config) for conversation_id, conv_facts in facts.items())
@@ -57,9 +61,35 @@ def handle_records(records: Iterable[dict[str, Any]]) -> int:
 def _apply(conversation_id: str, facts: list[sla.Fact], config: Config) -> bool:
     def change(record: dynamo.SlaRecord, before: sla.Sla) -> tuple[sla.Sla, list[sla.Event]]:
         policies = ConversationPolicies(config, record.platform, record.channel, record.account_id)
-        return sla.apply(before, facts, policies)
+        after, events = sla.apply(before, facts, policies)
+        _acknowledge(record, after, events, facts, config)
+        return after, events
 
     return _update(conversation_id, change, config) is not None
+
+
+def _acknowledge(record: dynamo.SlaRecord, state: sla.Sla, events: list[sla.Event], facts: list[sla.Fact],
+                 config: Config) -> None:
+    """Queue the acknowledgement of a newly opened clock before the clock is saved (see functions/acknowledgements)."""
+    from functions import acknowledgements
+    from functions.outbound import queue
+
+    opened = {e.detail.get("message_id") for e in events if e.kind == "opened"}
+    by_id = {f.message_id: f for f in facts}
+    for message_id in opened:
+        fact = by_id.get(message_id)
+        if fact is None or state.clock is None:
+            continue
+        message = acknowledgements.for_new_clock(record, state.clock, fact, config, datetime.now(UTC))
+        if message is not None:
+            queue.enqueue(message)
+
+
+def _raw(image: dict[str, Any]) -> Any:
+    try:
+        return json.loads(image.get("raw", {}).get("S", "null"))
+    except ValueError:
+        return None
 
 
 def resolve(conversation_id: str) -> bool:

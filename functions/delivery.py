@@ -56,6 +56,9 @@ def _deliver_one(record: dict[str, Any]) -> bool:
         return True  # retrying can't fix it; nothing to send
     receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
     now = datetime.now(UTC)
+    if message.not_after and iso_utc(now) >= message.not_after:
+        log("outbound_expired", outbound_id=message.id, kind=message.kind, platform=message.platform)
+        return True  # the platform's window for an automatic message closed while it waited
     owner = uuid.uuid4().hex
     claim = dynamo.claim_outbound(message.id, message.conversation_id, owner, iso_utc(now), iso_utc(now + LEASE))
     if claim != "claimed":
@@ -115,6 +118,7 @@ def _stored(message: OutboundMessage, sent: Sent, now: datetime) -> Threaded:
         platform_message_id=sent.platform_message_id, direction="out", sent_at=now,
         text=message.text, raw={"outbound_id": message.id, "kind": message.kind, "response": sent.raw},
         customer_id=message.customer_id, root_id=message.root_id, reply_to=message.reply_to,
+        automated=message.kind == "ack",
     )
     return Threaded(stored, message.conversation_id, message.customer_id, message.root_id)
 

@@ -37,6 +37,13 @@ class NotFound(HeedError):
     code = "not_found"
 
 
+class Conflict(HeedError):
+    """The request is valid but the conversation's state refuses it (a platform window has closed)."""
+
+    status = 409
+    code = "conflict"
+
+
 class PayloadTooLarge(HeedError):
     status = 413
     code = "payload_too_large"

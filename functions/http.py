@@ -38,14 +38,14 @@ def guarded(handler: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def body_of(request: Any) -> bytes:
-    """The raw request bytes (what signatures cover), refused with 413 above the limit."""
+def body_of(request: Any, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw request bytes (what signatures cover), refused with 413 above ``limit``."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
     body = request.raw_body or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
     return body
 
 

@@ -45,6 +45,7 @@ class Message:
     root_id: Optional[str] = None
     reply_to: Optional[str] = None
     attachments: tuple[str, ...] = field(default_factory=tuple)
+    automated: bool = False  # Heed's own acknowledgement: never counts as the brand's response
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class OutboundMessage:
     private: bool = False
     tag: Optional[str] = None
     template: Optional[dict[str, str]] = None
+    not_after: Optional[str] = None  # ISO time: an automatic send's platform window closes then; not sent later
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

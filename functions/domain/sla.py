@@ -45,6 +45,8 @@ class Fact:
     message_id: str
     direction: Literal["in", "out"]
     sent_at: datetime
+    from_bot: bool = False  # Telegram says when another bot wrote; it gets no acknowledgement
+    automated: bool = False  # Heed's own acknowledgement: not a response, stops no clock
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def apply(sla: Sla, facts: Iterable[Fact], policies: Policies) -> tuple[Sla, lis
 
 def _fact(sla: Sla, fact: Fact, policies: Policies) -> tuple[Sla, list[Event]]:
     clock = sla.clock
+    if fact.automated:
+        return sla, []
     if fact.direction == "out":
         last_out = max(filter(None, [sla.last_outbound_at, fact.sent_at]))
         sla = replace(sla, brand_replied=True, last_outbound_at=last_out)

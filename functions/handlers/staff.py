@@ -1,14 +1,15 @@
 """Staff read API. Every route checks the bearer token first (``require_staff``)."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from chalice import Response
 
-from functions import clocks
+from functions import clocks, replies
 from functions.errors import BadRequest, NotFound
-from functions.http import guarded, json_response, require_staff
+from functions.http import body_of, guarded, json_response, require_staff
 from functions.store import dynamo
 
 STATUSES = ("open", "resolved", "breached")
@@ -16,6 +17,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 # conversations.conversation_id(): "c" + 24 base32 characters
 CONVERSATION_ID = re.compile(r"c[a-z2-7]{24}")
+MAX_REPLY_BODY = 64 * 1024  # the longest platform text (an X DM, 10,000 characters) fits many times
 
 
 @guarded
@@ -53,3 +55,25 @@ def resolve_conversation(request: Any, conversation_id: str) -> Response:
     if not CONVERSATION_ID.fullmatch(conversation_id) or not clocks.resolve(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
     return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))
+
+
+@guarded
+def reopen_conversation(request: Any, conversation_id: str) -> Response:
+    require_staff(request.headers, request.context)
+    if not CONVERSATION_ID.fullmatch(conversation_id) or not dynamo.set_status(conversation_id, "open"):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))
+
+
+@guarded
+def reply(request: Any, conversation_id: str) -> Response:
+    require_staff(request.headers, request.context)
+    if not CONVERSATION_ID.fullmatch(conversation_id):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    raw = body_of(request, MAX_REPLY_BODY)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+    queued = replies.queue_reply(conversation_id, body, request.headers.get("idempotency-key"))
+    return json_response(202, {"id": queued.id, "status": "queued"})

@@ -299,6 +299,7 @@ def _message_item(threaded: Threaded, delivery_id: str, received_at: str) -> dic
         "received_at": received_at,
         "delivery_id": delivery_id,
         "raw": json.dumps(m.raw, separators=(",", ":"), default=str),  # ensure_ascii: no lone surrogates
+        "automated": True if m.automated else None,
     }
     if _size(item) > MAX_ITEM_BYTES:
         raise BadRequest(f"message {m.platform_message_id[:64]} is too large to store")
@@ -432,6 +433,63 @@ def _decode_cursor(cursor: str, expected: set[str], pk_name: str, partition: str
     return _marshal(key)
 
 
+@dataclass(frozen=True)
+class ReplyTarget:
+    """What sending into a conversation needs: where it is and the customer's latest message."""
+
+    conversation_id: str
+    platform: str
+    channel: str
+    account_id: str
+    customer_id: str
+    root_id: Optional[str]
+    status: str
+    last_inbound_at: Optional[str]
+    latest_inbound_id: Optional[str]  # the comment or tweet a public reply answers
+    latest_inbound_at: Optional[str]
+
+
+def reply_target(conversation_id: str) -> Optional[ReplyTarget]:
+    """The conversation and its newest customer message (a short index read, newest first)."""
+    table = settings.required("HEED_TABLE")
+    response = _call("get_item", TableName=table, ConsistentRead=True,
+                     Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                     **_projection(("platform", "channel", "account_id", "customer_id", "root_id", "status",
+                                    "last_inbound_at")))
+    if "Item" not in response:
+        return None
+    conv = _plain(response["Item"])
+    latest: dict[str, Any] = {}
+    params: dict[str, Any] = {
+        "TableName": table, "IndexName": "gsi1", "ScanIndexForward": False, "Limit": 25,
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
+        **_projection(("id", "direction", "sent_at")),
+    }
+    while not latest:
+        page = _call("query", **params)
+        latest = next((m for m in map(_plain, page.get("Items", [])) if m["direction"] == "in"), {})
+        if "LastEvaluatedKey" not in page:
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return ReplyTarget(conversation_id, conv["platform"], conv["channel"], conv["account_id"], conv["customer_id"],
+                       conv.get("root_id"), conv.get("status", "open"), conv.get("last_inbound_at"),
+                       latest.get("id"), latest.get("sent_at"))
+
+
+def set_status(conversation_id: str, status: str) -> bool:
+    """Move a conversation between the open/resolved listings; False if it doesn't exist."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                  UpdateExpression="SET #status = :status, gsi1pk = :pk", ConditionExpression="attribute_exists(pk)",
+                  ExpressionAttributeNames={"#status": "status"},
+                  ExpressionAttributeValues=_marshal({":status": status, ":pk": f"STATUS#{status}"}))
+        return True
+    except _ConditionFailed:
+        return False
+
+
 # ---------------------------------------------------------------- SLA clocks
 #
 # A conversation's SLA state lives on its item (``sla``, JSON; ``sla_version``
@@ -449,6 +507,8 @@ class SlaRecord:
     platform: str
     channel: str
     account_id: str
+    customer_id: str
+    root_id: Optional[str]
     customer_name: Optional[str]
     status: str
     sla: dict  # functions.domain.sla.dump() form; {} before the first clock
@@ -457,8 +517,8 @@ class SlaRecord:
     alert_sent: tuple[str, ...]
 
 
-_SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_name", "status", "sla", "sla_version",
-              "alert_key", "alert_sent")
+_SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_id", "root_id", "customer_name", "status", "sla",
+              "sla_version", "alert_key", "alert_sent")
 
 
 def get_sla(conversation_id: str) -> Optional[SlaRecord]:
@@ -597,7 +657,8 @@ def _sla_event_item(conversation_id: str, version: int, event: dict) -> dict[str
 def _sla_record(item: dict[str, Any]) -> SlaRecord:
     return SlaRecord(
         conversation_id=item["id"], platform=item["platform"], channel=item["channel"],
-        account_id=item["account_id"], customer_name=item.get("customer_name"), status=item.get("status", "open"),
+        account_id=item["account_id"], customer_id=item["customer_id"], root_id=item.get("root_id"),
+        customer_name=item.get("customer_name"), status=item.get("status", "open"),
         sla=json.loads(item["sla"]) if "sla" in item else {}, version=int(item.get("sla_version", 0)),
         alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])),
     )

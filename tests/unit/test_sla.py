@@ -176,3 +176,11 @@ def test_resolution_target_is_set_once_per_open_period_and_settled_on_resolve():
     state, _ = sla.apply(state, [inbound("m3", 200)], book)
     assert state.resolution_due_at == T0 + timedelta(minutes=320)
     assert sla.view(sla.dump(state))["resolution_due_at"] == "2026-11-23T14:20:00.000Z"
+
+
+def test_heeds_own_acknowledgement_stops_no_clock():
+    state, _ = sla.apply(sla.Sla(), [inbound("m1", 0)], Book(policy()))
+    ack = sla.Fact("a1", "out", T0 + timedelta(seconds=5), automated=True)
+    after, events = sla.apply(state, [ack], Book(policy()))
+    assert (after, events) == (state, [])
+    assert after.clock.running and not after.brand_replied
