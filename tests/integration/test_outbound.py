@@ -1,0 +1,254 @@
+"""Acknowledgements and staff replies through the real entry points, to the local platform simulator.
+
+Webhook route -> table stream handler (clocks, acknowledgement queued) ->
+outbound queue -> ``deliver_outbound`` (the SQS consumer, fed the way the local
+pump feeds it) -> platform client -> simulator, which records every call and
+can fail on demand. Time is frozen with time-machine; moving it on also makes
+SQS messages whose visibility was pushed back (backoff) visible again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+import time_machine
+
+from functions import config
+from local.pump import OutboundQueue, TableStream
+from local.simulator import Credentials, Simulator
+from tests import payloads as p
+from tests.integration.test_webhooks import post
+from tests.signing import body, meta_headers, staff_headers, telegram_headers
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
+PAGER = "+15555550100"
+POLICY = f"""
+[[sla.policies]]
+name = "always"
+first_response = "1h"
+next_response = "1h"
+calendar = "always"
+
+[[alerts.ladder]]
+after = "0m"
+phones = ["{PAGER}"]
+
+[acknowledge]
+language = "en"
+
+[[acknowledge.rules]]
+name = "everything"
+when = "always"
+reply = "private"
+"""
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    with Simulator(0, env=dict(os.environ)) as running:
+        yield running
+
+
+@pytest.fixture
+def world(client, stack_env, simulator, tmp_path, monkeypatch):
+    path = tmp_path / "heed.toml"
+    path.write_text(POLICY)
+    monkeypatch.setenv("HEED_CONFIG", str(path))
+    for name, url in simulator.env().items():
+        monkeypatch.setenv(name, url)
+    simulator.reset()
+    simulator.credentials = Credentials(dict(os.environ))
+    config.reset()
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield World(client, stack_env, simulator, traveller)
+    simulator.reset()
+    config.reset()
+
+
+class World:
+    def __init__(self, client, stack_env, simulator, traveller):
+        self.client, self.sim, self.traveller = client, simulator, traveller
+        self.endpoint, self.table = stack_env["endpoint"], stack_env["table"]
+        self.stream = TableStream(stack_env["table"])
+        self.queue = OutboundQueue(stack_env["queue"])
+        self.queue_url = stack_env["queue"]
+
+    def at(self, minutes: float) -> None:
+        self.traveller.move_to(T0 + timedelta(minutes=minutes))
+
+    def run(self) -> None:
+        """What the pump does each turn: stream, then queue, until both are quiet."""
+        while self.stream.drain() + self.queue.drain():
+            pass
+
+    def telegram(self, update_id: int, chat: int, text: str, minutes: float = 0, is_bot: bool = False) -> None:
+        raw = body(p.telegram_update(update_id, chat, update_id, text, date=int((T0 + timedelta(minutes=minutes))
+                                                                               .timestamp()), is_bot=is_bot))
+        assert post(self.client, "/webhooks/telegram", raw, telegram_headers())[0] == 200
+
+    def messenger(self, psid: str, mid: str, minutes: float, echo: bool = False) -> tuple[int, dict]:
+        ts = int((T0 + timedelta(minutes=minutes)).timestamp() * 1000)
+        raw = body(p.meta("page", p.messenger_entry(p.messenger_event(psid, mid, "hello", ts_ms=ts, echo=echo))))
+        return post(self.client, "/webhooks/meta", raw, meta_headers(raw))
+
+    def conversation(self, customer: str) -> dict:
+        listed = json.loads(self.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
+        [conv] = [c for c in listed["conversations"] if c["customer"]["id"] == customer]
+        return json.loads(self.client.http.get(f"/conversations/{conv['id']}", headers=staff_headers()).body)
+
+    def reply(self, conversation_id: str, payload: dict, key: str | None = None) -> tuple[int, dict]:
+        headers = {**staff_headers(), "Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+        answer = self.client.http.post(f"/conversations/{conversation_id}/replies", body=json.dumps(payload),
+                                       headers=headers)
+        return answer.status_code, json.loads(answer.body)
+
+    def sent(self, kind: str | None = None) -> list[dict]:
+        return [c for c in self.sim.sent() if kind is None or kind in c["path"]]
+
+    def sms(self) -> list[tuple[str, str]]:
+        data = json.load(urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json"))
+        return [(m["phone_number"], m["message"]) for m in data["sns"]["SMS"]]
+
+    def dead_letters(self) -> int:
+        sqs = boto3.client("sqs")
+        dlq = sqs.list_queues()["QueueUrls"]
+        return sum(int(sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["ApproximateNumberOfMessages"])
+                       ["Attributes"]["ApproximateNumberOfMessages"]) for q in dlq if q != self.queue_url)
+
+
+def test_one_acknowledgement_per_clock_and_it_stops_no_clock(world):
+    for n in range(5):  # five messages in a row
+        world.telegram(600_100 + n, 4242, f"hello? {n}", minutes=n * 0.1)
+        world.run()
+    [call] = world.sent("sendMessage")
+    assert call["body"]["chat_id"] in (4242, "4242") and "Ana" in call["body"]["text"]
+    conv = world.conversation("4242")
+    assert conv["sla"]["running"] and conv["sla"]["state"] == "ok"  # Heed's own ack is not a response
+    assert sorted(m["direction"] for m in conv["messages"]) == ["in"] * 5 + ["out"]
+
+
+def test_bots_get_no_acknowledgement(world):
+    world.telegram(600_200, 5151, "beep", is_bot=True)
+    world.run()
+    assert world.sent() == []
+
+
+def test_staff_reply_is_sent_once_stored_once_and_stops_the_clock(world):
+    world.messenger("psid-r1", "m_r1", 0)
+    world.run()
+    conv = world.conversation("psid-r1")
+    world.sim.reset()
+    world.at(10)
+    for _ in range(2):  # a double click: the same Idempotency-Key
+        status, answer = world.reply(conv["id"], {"text": "Hi! Your parcel left today."}, key="click-1")
+        assert status == 202 and answer["status"] == "queued"
+    world.run()
+    [call] = world.sent("/messages")
+    assert call["body"]["messaging_type"] == "RESPONSE" and call["body"]["recipient"] == {"id": "psid-r1"}
+    after = world.conversation("psid-r1")
+    assert after["sla"]["state"] == "met" and after["sla"]["response_seconds"] == 600
+    mid = [m for m in after["messages"] if m["direction"] == "out" and m["text"].startswith("Hi!")][0]["id"]
+    # Messenger echoes the reply back: it is the same message, stored once.
+    assert world.messenger("psid-r1", mid, 10, echo=True) == (200, {"received": 0})
+
+
+def test_human_agent_tag_after_24_hours_and_409_after_7_days(world):
+    world.messenger("psid-w", "m_w", 0)
+    world.run()
+    conv = world.conversation("psid-w")
+    world.sim.reset()
+    world.at(25 * 60)
+    assert world.reply(conv["id"], {"text": "Sorry for the wait"})[0] == 202
+    world.run()
+    [call] = world.sent("/messages")
+    assert (call["body"]["messaging_type"], call["body"]["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    world.at(8 * 24 * 60)
+    status, answer = world.reply(conv["id"], {"text": "Still there?"})
+    assert status == 409 and "7 days" in answer["message"]
+
+
+@pytest.mark.parametrize("payload, status", [
+    ({"text": ""}, 400), ({"text": 5}, 400), ({"words": "hi"}, 400), ([], 400), ({"text": "x" * 2500}, 400),
+    ({"text": "hi", "private": True}, 400),  # private applies to comments only
+])
+def test_bad_replies_are_4xx_and_queue_nothing(world, payload, status):
+    world.messenger("psid-b", "m_b", 0)
+    world.run()
+    conv = world.conversation("psid-b")
+    world.sim.reset()
+    assert world.reply(conv["id"], payload)[0] == status
+    world.run()
+    assert world.sent() == []
+
+
+def test_429_with_retry_after_then_success_is_sent_once(world):
+    world.sim.fail("telegram", status=429, times=1, retry_after=30)
+    world.telegram(600_300, 6161, "hi")
+    world.run()
+    [refused] = world.sent("sendMessage")
+    assert refused["failure"]["status"] == 429
+    world.at(0.25)  # before Retry-After (30 s): still invisible in the queue
+    world.run()
+    assert len(world.sent("sendMessage")) == 1
+    for minutes in (1, 30):
+        world.at(minutes)
+        world.run()
+    calls = world.sent("sendMessage")
+    assert [c.get("failure", {}).get("status") for c in calls] == [429, None]  # refused once, accepted once
+    assert world.conversation("6161")["delivery_failed"] is None
+
+
+def test_policy_refusal_is_not_retried_shown_and_paged(world):
+    world.sim.fail("telegram", status=403, times=-1)
+    world.telegram(600_400, 7171, "hi")
+    world.run()
+    world.at(60)
+    world.run()
+    failure = world.conversation("7171")["delivery_failed"]
+    assert failure["kind"] == "ack" and failure["reason"] and failure["outbound_id"].startswith("ack:")
+    assert len(world.sim.sent()) == 1  # not retried
+    [(phone, text)] = world.sms()
+    assert phone == PAGER and text.startswith("Heed: Auto-acknowledgement to Telegram DM") and len(text) <= 160
+
+
+def test_persistent_500_goes_to_the_dead_letter_queue_and_shows_on_the_conversation(world):
+    world.sim.fail("telegram", status=500, times=-1)
+    world.telegram(600_500, 8181, "hi")
+    world.run()
+    for hour in range(1, 10):  # well past every backoff
+        world.at(hour * 60)
+        world.run()
+    assert len(world.sim.sent()) == 6  # one per receive, then SQS gives up
+    assert world.conversation("8181")["delivery_failed"]["reason"]
+    world.at(11 * 60)
+    world.run()
+    assert world.dead_letters() == 1
+
+
+@pytest.mark.parametrize("failure", [{"status": 500}, {"delay": 2.0}], ids=["500", "timeout"])
+def test_500_or_timeout_then_success_is_sent_once(world, monkeypatch, failure):
+    monkeypatch.setenv("HEED_HTTP_READ_TIMEOUT", "0.5")
+    world.sim.fail("telegram", times=1, **failure)
+    world.telegram(600_600, 9191, "hi")
+    world.run()
+    world.at(60)
+    world.run()
+    accepted = [c for c in world.sent("sendMessage") if not c.get("failure")]
+    assert len(accepted) == 1  # (a timed-out call shows up once the simulator's delay is over)
+    assert world.conversation("9191")["delivery_failed"] is None
+    stored = [m for m in world.conversation("9191")["messages"] if m["direction"] == "out"]
+    assert len(stored) == 1
+
+
+def test_a_redelivered_queue_message_never_sends_twice(world):
+    world.telegram(600_700, 9292, "hi")
+    world.stream.drain()
+    sqs = boto3.client("sqs")
+    [queued] = sqs.receive_message(QueueUrl=world.queue_url, VisibilityTimeout=0)["Messages"]
+    sqs.send_message(QueueUrl=world.queue_url, MessageBody=queued["Body"])  # SQS delivers it twice
+    world.run()
+    assert len(world.sent("sendMessage")) == 1
