@@ -30,6 +30,14 @@ calendar = "always"
 [[alerts.ladder]]
 after = "0m"
 phones = ["+15555550100"]
+
+[acknowledge]
+language = "en"
+
+[[acknowledge.rules]]
+name = "telegram"
+match = { platform = "telegram" }
+when = "always"
 """
 
 
@@ -39,7 +47,9 @@ def stack(tmp_path_factory) -> Iterator[str]:
     policy.write_text(FAST_POLICY)
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE", "HEED_PUBLIC_URL")}
     env.update(HEED_API_PORT=str(free_port()), HEED_EMULATOR_PORT=str(free_port()), PYTHONUNBUFFERED="1",
-               HEED_CONFIG=str(policy), HEED_TICK_SECONDS="1")
+               HEED_CONFIG=str(policy), HEED_TICK_SECONDS="1", HEED_SIM_PORT=str(free_port()))
+    for name in ("META_GRAPH_URL", "X_API_URL", "TELEGRAM_API_URL"):
+        env.pop(name, None)
     proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
@@ -56,7 +66,8 @@ def stack(tmp_path_factory) -> Iterator[str]:
     assert "STAFF_API_TOKEN=local-staff-token" in secrets_line
     log = open(os.environ.get("HEED_E2E_LOG", os.devnull), "w")  # noqa: SIM115 - closed with the stack
     threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True).start()
-    yield Local(f"http://127.0.0.1:{env['HEED_API_PORT']}", f"http://127.0.0.1:{env['HEED_EMULATOR_PORT']}")
+    yield Local(f"http://127.0.0.1:{env['HEED_API_PORT']}", f"http://127.0.0.1:{env['HEED_EMULATOR_PORT']}",
+                f"http://127.0.0.1:{env['HEED_SIM_PORT']}")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     log.close()
@@ -65,9 +76,10 @@ def stack(tmp_path_factory) -> Iterator[str]:
 class Local(str):
     """The API's base URL, also knowing the emulator's."""
 
-    def __new__(cls, api: str, emulator: str) -> Local:
+    def __new__(cls, api: str, emulator: str, simulator: str) -> Local:
         made = super().__new__(cls, api)
         made.emulator = emulator
+        made.simulator = simulator
         return made
 
 
@@ -140,6 +152,9 @@ def test_the_pump_runs_the_stream_and_the_checker_sms_and_ack_link_work(stack):
     assert texts, "no breach SMS from the local pump within 30 s"
     [text] = texts
     assert text.startswith("Heed SLA BREACH: Telegram DM from Eve") and len(text) <= 160
+    acks = [c for c in requests.get(f"{stack.simulator}/_sim/sent", timeout=10).json()["sent"]
+            if "sendMessage" in c["path"] and str(c["body"]["chat_id"]) == "424242"]
+    assert len(acks) == 1 and "Eve" in acks[0]["body"]["text"]  # acknowledged once, through the pump's queue
     link = text.rsplit(" ", 1)[-1]
     assert link.startswith(f"{stack}/ack/")
     page = requests.get(link, timeout=10)

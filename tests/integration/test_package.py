@@ -44,8 +44,14 @@ import app
 import functions
 assert functions.__file__.startswith(sys.argv[1]), functions.__file__
 assert sys.modules["chalice"].__file__.startswith(sys.argv[1]), "chalice runtime must come from the zip"
+from functions import templating
+assert templating.TEMPLATES_DIR.is_relative_to(sys.argv[1]), "templates must come from the zip"
+rendered = templating.render("ack", "telegram", "dm", "nl", {
+    "customer_name": "Ana", "brand_name": "Heed", "next_available": "maandag om 09:00",
+    "expected_response": "binnen 4 uur", "conversation_id": "c123"})
 answers = [app.app(json.loads(event), None) for event in sys.stdin.read().split("\n") if event]
-print(json.dumps([{"status": a["statusCode"], "body": json.loads(a["body"])} for a in answers]))
+print(json.dumps({"rendered": rendered,
+                  "answers": [{"status": a["statusCode"], "body": json.loads(a["body"])} for a in answers]}))
 """
 
 
@@ -105,14 +111,16 @@ def run_from_zip(dist: Path, stage: str, tmp_path: Path, table: str, events: lis
                             input="\n".join(events), env=env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "Ana" in output["rendered"]  # a Jinja2 template from the zip's templates/, rendered in the zip's jinja2
+    return output["answers"]
 
 
 def test_package_carries_functions_and_templates_and_handles_a_webhook(dist, tmp_path, stack_env):
     with zipfile.ZipFile(dist / "dev" / "deployment.zip") as package:
         names = set(package.namelist())
     assert {"app.py", "functions/store/dynamo.py", "functions/adapters/meta.py", "functions/metrics.py",
-            "templates/README.md"} <= names
+            "templates/ack.nl.txt.j2", "jinja2/sandbox.py", "functions/defaults/heed.toml"} <= names
     assert not any("__pycache__" in n or n.startswith(("tests/", "local/", "infra/")) for n in names)
 
     raw = body(p.meta("page", p.messenger_entry(p.messenger_event("pkg-psid", "m_pkg", "from the zip"))))
