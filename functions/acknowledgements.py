@@ -41,8 +41,12 @@ def for_new_clock(record: SlaRecord, clock: sla.Clock, fact: sla.Fact, config: C
         "expected_response": phrases.expected_response(calendar, clock.target, now),
         "conversation_id": record.conversation_id,
     }
-    text = templating.render(decision.kind, record.platform, decision.channel, None, variables,
-                             default_language=config.acknowledge.language)
+    try:
+        text = templating.render(decision.kind, record.platform, decision.channel, None, variables,
+                                 default_language=config.acknowledge.language)
+    except templating.TemplateError as error:  # never let a template block the clocks
+        log("ack_not_rendered", level="ERROR", conversation_id=record.conversation_id, error=str(error)[:200])
+        return None
     window = windows.PRIVATE_REPLY_WINDOW if decision.private else windows.STANDARD_WINDOW
     unbounded = (record.channel in windows.PUBLIC_CHANNELS and not decision.private) or decision.whatsapp_template
     return OutboundMessage(
