@@ -474,3 +474,20 @@ def test_cli_sends_webhooks_the_api_accepts(api_over_http, client):
 def test_cli_webhook_signatures_are_checked(client):
     path, headers, raw = sim_module.webhook("messenger", "hello", env={"META_APP_SECRET": "some-other-secret"})
     assert client.http.post(path, headers=headers, body=raw).status_code == 403
+
+
+def test_cli_fail_sent_and_reset_talk_to_the_simulator(sim):
+    def run(*argv):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert sim_module.main([*argv, "--sim", sim.url]) == 0
+        return out.getvalue()
+
+    assert json.loads(run("fail", "telegram", "429", "--retry-after", "3"))["retry_after"] == 3
+    assert failure(outbound("telegram", customer_id="42")).retry_after == 3
+    send(outbound("telegram", customer_id="42"))
+    listing = run("sent").splitlines()
+    assert len(listing) == 2 and "-> 429 (injected)" in listing[0] and f"-> 200: {TEXT!r}" in listing[1]
+    assert "<redacted>" in listing[1] and LOCAL_SECRETS["TELEGRAM_BOT_TOKEN"] not in run("sent", "--json")
+    run("reset")
+    assert run("sent") == "nothing sent yet\n"
