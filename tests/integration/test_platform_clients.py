@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 from contextlib import redirect_stdout
 from email.utils import formatdate
@@ -325,6 +326,13 @@ def test_connection_refused_is_retryable(sim, monkeypatch):
     monkeypatch.setenv("X_API_URL", f"http://127.0.0.1:{free_port()}")
     refused = failure(outbound("x"))
     assert refused.retryable and "connection failed" in refused.reason
+
+
+def test_a_failed_call_carries_no_url_or_token(sim, monkeypatch):
+    monkeypatch.setenv("META_GRAPH_URL", f"http://127.0.0.1:{free_port()}/v21.0")  # the URL would carry the token
+    refused = failure(outbound("facebook"))
+    assert refused.retryable and refused.__context__ is None and refused.__cause__ is None
+    assert LOCAL_SECRETS["META_PAGE_TOKEN"] not in "".join(traceback.format_exception(refused))
 
 
 def test_failures_count_down_and_match_paths(sim):

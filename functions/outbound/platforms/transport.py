@@ -91,19 +91,22 @@ def post(platform: str, url: str, payload: dict[str, Any], *, params: Optional[d
     """POST ``payload`` as JSON; network failures become :class:`SendFailed` (never with the URL)."""
     import requests
 
+    failure: Optional[SendFailed] = None
     try:
         response = session().post(url, json=payload, params=params, headers=headers, auth=auth,
-                                   timeout=timeouts(), allow_redirects=False)
+                                  timeout=timeouts(), allow_redirects=False)
     except requests.ConnectTimeout:
-        raise SendFailed(f"{platform}: connect timeout", retryable=True) from None
+        failure = SendFailed(f"{platform}: connect timeout", retryable=True)
     except requests.ReadTimeout:
         # The platform may have accepted the message before the answer was lost.
-        raise SendFailed(f"{platform}: read timeout (the platform may have accepted it)", retryable=True) from None
+        failure = SendFailed(f"{platform}: read timeout (the platform may have accepted it)", retryable=True)
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError) as exc:
-        raise SendFailed(f"{platform}: connection failed ({type(exc).__name__})", retryable=True) from None
+        failure = SendFailed(f"{platform}: connection failed ({type(exc).__name__})", retryable=True)
     except requests.RequestException as exc:  # invalid URL, schema...: our configuration
-        raise SendFailed(f"{platform}: request not sent ({type(exc).__name__})", retryable=False) from None
+        failure = SendFailed(f"{platform}: request not sent ({type(exc).__name__})", retryable=False)
+    if failure is not None:
+        raise failure  # outside the except: no __context__ holding the URL (Meta's carries the token)
     try:
         body = response.json()
     except ValueError:  # an HTML error page from a proxy, an empty body
