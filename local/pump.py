@@ -17,6 +17,7 @@ Lambda's, on a timer:
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -54,19 +55,26 @@ class TableStream:
         """Deliver at most one batch per shard; returns how many records were delivered."""
         from app import sla_stream
 
-        arn = boto3.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
-        streams = boto3.client("dynamodbstreams")
+        streams = self._streams()
         delivered = 0
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        for shard in streams.describe_stream(StreamArn=self._arn())["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
             iterator = self.iterators.get(shard_id) or streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                StreamArn=self._arn(), ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             page = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             if page["Records"]:
-                sla_stream({"Records": [_lambda_record(r, arn) for r in page["Records"]]}, None)
+                sla_stream({"Records": [_lambda_record(r, self._arn()) for r in page["Records"]]}, None)
                 delivered += len(page["Records"])
             self.iterators[shard_id] = page["NextShardIterator"]  # only after the handler succeeded
         return delivered
+
+    @functools.cache  # noqa: B019 - one reader per table for the life of the stack
+    def _streams(self) -> Any:
+        return boto3.client("dynamodbstreams")
+
+    @functools.cache  # noqa: B019 - the table (and so its stream) outlives the reader
+    def _arn(self) -> str:
+        return boto3.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
 
 
 class OutboundQueue:
