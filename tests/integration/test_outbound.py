@@ -252,3 +252,16 @@ def test_a_redelivered_queue_message_never_sends_twice(world):
     sqs.send_message(QueueUrl=world.queue_url, MessageBody=queued["Body"])  # SQS delivers it twice
     world.run()
     assert len(world.sent("sendMessage")) == 1
+
+
+def test_resolve_then_reopen(world):
+    world.messenger("psid-ro", "m_ro", 0)
+    world.run()
+    conv = world.conversation("psid-ro")
+    for action, status in (("resolve", "resolved"), ("reopen", "open")):
+        answer = world.client.http.post(f"/conversations/{conv['id']}/{action}", headers=staff_headers())
+        assert (answer.status_code, json.loads(answer.body)["status"]) == (200, status)
+    listed = json.loads(world.client.http.get("/conversations?status=open", headers=staff_headers()).body)
+    assert conv["id"] in [c["id"] for c in listed["conversations"]]
+    missing = world.client.http.post("/conversations/cabcdefghijklmnopqrstuvwx/reopen", headers=staff_headers())
+    assert missing.status_code == 404
