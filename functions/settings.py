@@ -43,6 +43,21 @@ def secret(name: str) -> str:
     prefix = os.environ.get("HEED_SSM_PREFIX", "").rstrip("/")
     if not prefix:
         return required(name)
+    value = _secrets.get(prefix, name)
+    if not value:
+        log("setting_missing", level="ERROR", setting=f"{prefix}/{name}", source="ssm")
+        raise ServiceUnavailable(f"Heed is not configured: SSM parameter {prefix}/{name} is missing")
+    return value
+
+
+def optional_secret(name: str) -> Optional[str]:
+    """A secret that may be absent (a per-account override): its value, or None without a log line.
+
+    SSM failing is still a 503, as for :func:`secret`.
+    """
+    prefix = os.environ.get("HEED_SSM_PREFIX", "").rstrip("/")
+    if not prefix:
+        return os.environ.get(name) or None
     return _secrets.get(prefix, name)
 
 
@@ -54,7 +69,8 @@ class SsmSecrets:
         self._lock = threading.Lock()
         self.reset()
 
-    def get(self, prefix: str, name: str) -> str:
+    def get(self, prefix: str, name: str) -> Optional[str]:
+        """The parameter's value, or None when it doesn't exist; 503 when SSM can't be read."""
         parameter = f"{prefix}/{name}"
         with self._lock:
             now = self._clock()
@@ -66,10 +82,7 @@ class SsmSecrets:
             if value is None and self._failed:
                 log("secret_unavailable", level="ERROR", parameter=parameter, error=self._failed)
                 raise ServiceUnavailable(f"Heed cannot read its secrets from SSM ({parameter}); retry")
-        if not value:
-            log("setting_missing", level="ERROR", setting=parameter, source="ssm")
-            raise ServiceUnavailable(f"Heed is not configured: SSM parameter {parameter} is missing")
-        return value
+        return value or None
 
     def _refresh(self, prefix: str, parameter: str, now: float) -> None:
         try:

@@ -142,3 +142,12 @@ def test_without_a_prefix_secrets_come_from_the_environment(client, stack_env, m
     monkeypatch.delenv("TELEGRAM_SECRET_TOKEN")
     status, answer = telegram(client, 2)
     assert status == 503 and "TELEGRAM_SECRET_TOKEN is not set" in answer["message"]
+
+
+def test_an_optional_per_account_secret_is_quietly_absent(ssm_stage, capsys):
+    from functions import settings
+
+    capsys.readouterr()
+    assert settings.optional_secret("META_PAGE_TOKEN_104612345678901") is None  # no override for this Page
+    assert settings.optional_secret("META_APP_SECRET") == "local-meta-app-secret"
+    assert [r for r in log_records(capsys) if r["level"] != "INFO"] == []

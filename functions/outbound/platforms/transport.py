@@ -179,19 +179,13 @@ def credential(name: str, account: Optional[str] = None) -> str:
     """
     if account:
         specific = f"{name}_{_UNSAFE.sub('_', account)}"
-        value = _optional_secret(specific)
+        try:
+            value = settings.optional_secret(specific)
+        except ServiceUnavailable as exc:
+            raise SendFailed(f"credentials unavailable: {exc.message}", retryable=True) from None
         if value:
             return value
     try:
         return settings.secret(name)
     except ServiceUnavailable as exc:
         raise SendFailed(f"credentials unavailable: {exc.message}", retryable=True) from None
-
-
-def _optional_secret(name: str) -> Optional[str]:
-    if not os.environ.get("HEED_SSM_PREFIX", "").rstrip("/"):
-        return os.environ.get(name) or None
-    try:  # SSM: one cached GetParametersByPath; a miss logs setting_missing (see settings.secret)
-        return settings.secret(name)
-    except ServiceUnavailable:
-        return None
