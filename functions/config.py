@@ -109,6 +109,7 @@ from functions.domain.calendar import (
 )
 from functions.domain.durations import parse_duration
 from functions.domain.policies import MATCH_KEYS, MATCH_VALUES, LadderLevel, Policy, QuietHours
+from functions.domain.sla import recipients
 
 ENV_VAR = "HEED_CONFIG"
 DEFAULT_PATH = Path(__file__).parent / "defaults" / "heed.toml"
@@ -152,6 +153,12 @@ class Config:
     def escalation_after(self) -> tuple[timedelta, ...]:
         """When each ladder level is paged, measured from the breach (the first level at 0)."""
         return tuple(level.after for level in self.ladder)
+
+    def pager(self, level: int, now: datetime) -> tuple[str, ...]:
+        """The phones to page for ladder ``level`` at ``now``, quiet hours handing over to the next level."""
+        ladder = tuple(rung.phones for rung in self.ladder)
+        return recipients(ladder, level, lambda phone: phone in self.quiet_hours and
+                          self.quiet_hours[phone].covers(now))
 
     def policy_for(self, platform: str, channel: str, account_id: str, priority: str = "normal") -> Optional[Policy]:
         """The first policy matching the conversation; None if none does."""

@@ -134,5 +134,5 @@ def _page_staff(message: OutboundMessage, reason: str) -> None:
     record = dynamo.get_sla(message.conversation_id)
     text = compose_failure(message.platform, message.channel, record.customer_name if record else None,
                            message.kind, reason)
-    for phone in config.ladder[0].phones:
+    for phone in config.pager(0, datetime.now(UTC)):
         sms.send(phone, text)

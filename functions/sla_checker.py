@@ -59,9 +59,7 @@ def _page(record: dynamo.SlaRecord, config: Config, owner: str, now: datetime) -
         save(record, state, [], config, now)  # the index was stale: put the clock where it belongs
         return "skipped"
     key = _key(clock, alert)
-    ladder = tuple(level.phones for level in config.ladder)
-    phones = [p for p in sla.recipients(ladder, alert.level, lambda p: _quiet(config, p, now))
-              if p not in record.alert_sent or record.alert_key != key]
+    phones = [p for p in config.pager(alert.level, now) if p not in record.alert_sent or record.alert_key != key]
     links = {phone: acks.new_token(now) for phone in phones}
     ack_records = [{"token_id": token_id, "conversation_id": record.conversation_id, "clock_id": clock.id,
                     "phone": phone, "expires_at": int((now + acks.VALID_FOR).timestamp())}
@@ -104,7 +102,3 @@ def _record(record: dynamo.SlaRecord, key: str, config: Config, now: datetime) -
 def _key(clock: sla.Clock, alert: sla.Alert) -> str:
     return f"{clock.id}:{alert.kind}:{alert.number or alert.level}"
 
-
-def _quiet(config: Config, phone: str, now: datetime) -> bool:
-    hours = config.quiet_hours.get(phone)
-    return hours is not None and hours.covers(now)

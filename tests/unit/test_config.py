@@ -403,3 +403,15 @@ def test_quiet_hours_within_a_day_and_until_midnight() -> None:
     assert not evening.covers(datetime(2026, 6, 16, 0, 0, tzinfo=nyc))
     with pytest.raises(ValueError, match="not none or all of it"):
         QuietHours(time(7), time(7), "UTC")
+
+
+def test_pager_hands_a_quiet_phone_over_to_the_next_level_but_never_drops_it() -> None:
+    data = example()
+    data["alerts"]["quiet_hours"] = {"+15555550100": {"hours": "22:00-07:00", "timezone": "America/New_York"},
+                                     "+15555550101": {"hours": "22:00-07:00", "timezone": "America/New_York"}}
+    loaded = config.parse_config(data)
+    night = datetime(2026, 11, 23, 23, 30, tzinfo=ZoneInfo("America/New_York"))
+    day = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert loaded.pager(0, day) == ("+15555550100",)
+    assert loaded.pager(0, night) == ("+15555550102",)  # level 1 asleep: the awake phone of level 2 instead
+    assert loaded.pager(1, night) == ("+15555550101", "+15555550102")  # the last level: nobody is dropped
