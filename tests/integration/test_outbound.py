@@ -265,3 +265,20 @@ def test_resolve_then_reopen(world):
     assert conv["id"] in [c["id"] for c in listed["conversations"]]
     missing = world.client.http.post("/conversations/cabcdefghijklmnopqrstuvwx/reopen", headers=staff_headers())
     assert missing.status_code == 404
+
+
+def test_a_comment_is_acknowledged_with_a_private_reply_and_staff_can_answer_publicly(world):
+    created = int(T0.timestamp())
+    raw = body(p.meta("page", p.page_comment_entry(
+        p.page_comment("post_9_c1", "post_9", "user-c", "Cleo", "Still waiting for my refund", created=created))))
+    assert post(world.client, "/webhooks/meta", raw, meta_headers(raw)) == (200, {"received": 1})
+    world.run()
+    [ack] = world.sent("/messages")
+    assert ack["body"]["recipient"] == {"comment_id": "post_9_c1"} and "Cleo" in ack["body"]["message"]["text"]
+    conv = world.conversation("user-c")
+    world.sim.reset()
+    assert world.reply(conv["id"], {"text": "We've refunded you today, Cleo."})[0] == 202
+    world.run()
+    [public] = world.sent("/comments")
+    assert "post_9_c1/comments" in public["path"] and public["body"]["message"].startswith("We've refunded")
+    assert world.conversation("user-c")["sla"]["state"] == "met"
