@@ -12,7 +12,7 @@ LINT_VENV ?= .venv-lint
 # A stage's environment variable from .chalice/config.json, where stages are defined.
 stage_env = $(shell $(PYTHON) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"].get("$(STAGE)", {}).get("environment_variables", {}).get("$(1)", ""))')
 
-.PHONY: venv run test unit bench lint package deploy terraform clean check-templates sim sim-sent sim-reset
+.PHONY: venv run test unit bench reliability lint package deploy terraform clean check-templates sim sim-sent sim-reset
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ unit: venv
 
 bench: venv
 	$(PY) -m pytest -q -s tests/bench
+
+# The promises under load, duplicates and faults (README: What Heed promises): one line
+# per scenario, then the totals; exits 1 when a promise breaks. `make test` runs it short.
+reliability: venv
+	$(PY) -m tests.reliability
 
 # Render every template in templates/ for every platform/channel it can be used on, with
 # sample values (a very long name included); fails naming the template and the limit it

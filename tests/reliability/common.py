@@ -1,0 +1,262 @@
+"""Shared pieces: the Result, an in-process emulator, the local stack over HTTP, small readers."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import requests
+
+from local.stack import LOCAL_SECRETS, LOCAL_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+STAFF = {"Authorization": f"Bearer {LOCAL_SECRETS['STAFF_API_TOKEN']}"}
+DM_KINDS = ("telegram", "messenger", "instagram", "whatsapp", "x-dm")
+KINDS = (*DM_KINDS, "x-mention", "facebook-comment", "instagram-comment")
+
+for _name, _value in {**LOCAL_SECRETS, **LOCAL_SETTINGS}.items():
+    os.environ.setdefault(_name, _value)
+
+
+@dataclass
+class Result:
+    name: str
+    passed: bool
+    counts: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def line(self, number: int) -> str:
+        counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
+        verdict = "PASS" if self.passed else "FAIL"
+        text = f"scenario {number} {self.name}: {verdict} {counts}".rstrip()
+        return text + "".join(f"\n    ! {p}" for p in self.problems[:10])
+
+
+def check(result: Result, ok: bool, problem: str) -> None:
+    if not ok:
+        result.passed = False
+        result.problems.append(problem)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------ in process (moto server mode)
+
+_server = None
+
+
+def emulator() -> str:
+    """The emulator in this process (reused when AWS_ENDPOINT_URL is already set, e.g. by pytest's fixture)."""
+    global _server
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"]
+    from local.emulator import SerializedMotoServer
+
+    port = free_port()
+    _server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    _server.start()
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    return os.environ["AWS_ENDPOINT_URL"]
+
+
+@contextmanager
+def fresh_stack(policy: str | None = None) -> Iterator[dict[str, str]]:
+    """A reset emulator with infra/template.yaml deployed and the app's environment set (like ``stack_env``)."""
+    from functions import config
+    from local import infra
+
+    endpoint = emulator()
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    outputs = infra.deploy(endpoint)
+    saved = {k: os.environ.get(k) for k in ("HEED_TABLE", "HEED_OUTBOUND_QUEUE_URL", "HEED_CONFIG")}
+    os.environ["HEED_TABLE"] = outputs["HeedTableName"]
+    os.environ["HEED_OUTBOUND_QUEUE_URL"] = outputs["OutboundQueueUrl"]
+    if policy is not None:
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"heed-reliability-{os.getpid()}.toml"
+        path.write_text(policy)
+        os.environ["HEED_CONFIG"] = str(path)
+    config.reset()
+    try:
+        yield {"endpoint": endpoint, "table": outputs["HeedTableName"], "queue": outputs["OutboundQueueUrl"]}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        config.reset()
+
+
+@contextmanager
+def chalice_client() -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as client:
+        yield client
+
+
+def conversations(client: Any, status: str = "open") -> list[dict]:
+    """Every conversation through the staff API (Chalice's test client), paged."""
+    listed, cursor = [], None
+    while True:
+        query = f"/conversations?status={status}&limit=100" + (f"&next={quote(cursor, safe='')}" if cursor else "")
+        page = json.loads(client.http.get(query, headers=STAFF).body)
+        listed += page["conversations"]
+        cursor = page["next"]
+        if not cursor:
+            return listed
+
+
+def table_items(table: str, endpoint: str | None = None) -> list[dict]:
+    client = boto3.client("dynamodb", endpoint_url=endpoint) if endpoint else boto3.client("dynamodb")
+    items, kwargs = [], {"TableName": table}
+    while True:
+        page = client.scan(**kwargs)  # the suite only: Heed itself never scans
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def sms_sent(endpoint: str) -> list[tuple[str, str]]:
+    data = json.load(urllib.request.urlopen(f"{endpoint}/moto-api/data.json"))
+    return [(m["phone_number"], m["message"]) for m in data["sns"]["SMS"]]
+
+
+# ------------------------------------------------------------------ the local stack over HTTP
+
+POLICY_DM_ACKS = """
+[[sla.policies]]
+name = "reliability"
+first_response = "8h"
+next_response = "8h"
+calendar = "always"
+
+[[alerts.ladder]]
+after = "0m"
+phones = ["+15555550100"]
+
+[acknowledge]
+language = "en"
+
+[[acknowledge.rules]]
+name = "dms"
+match = { channel = "dm" }
+when = "always"
+"""
+
+
+class LocalStack:
+    """``python -m local.stack`` on free ports (what ``make run`` starts), as tests/e2e starts it."""
+
+    def __init__(self, policy: str = POLICY_DM_ACKS) -> None:
+        self.policy = policy
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> LocalStack:
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"heed-reliability-stack-{os.getpid()}.toml"
+        path.write_text(self.policy)
+        env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE", "HEED_PUBLIC_URL",
+                                                               "HEED_OUTBOUND_QUEUE_URL", "META_GRAPH_URL",
+                                                               "X_API_URL", "TELEGRAM_API_URL")}
+        ports = {name: str(free_port()) for name in ("HEED_API_PORT", "HEED_EMULATOR_PORT", "HEED_SIM_PORT")}
+        env.update(ports, PYTHONUNBUFFERED="1", HEED_CONFIG=str(path), HEED_TICK_SECONDS="5")
+        self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Heed is ready"):
+                break
+        if not (lines and lines[-1].startswith("Heed is ready")):
+            self.stop()
+            raise RuntimeError("local stack did not start:\n" + "".join(lines[-30:]))
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()  # drain its logs
+        self.api = f"http://127.0.0.1:{ports['HEED_API_PORT']}"
+        self.emulator = f"http://127.0.0.1:{ports['HEED_EMULATOR_PORT']}"
+        self.sim = f"http://127.0.0.1:{ports['HEED_SIM_PORT']}"
+        self.env = env
+        tables = boto3.client("dynamodb", endpoint_url=self.emulator).list_tables()["TableNames"]
+        self.table = tables[0]
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def conversations(self, status: str = "open") -> list[dict]:
+        listed, cursor = [], None
+        with requests.Session() as session:
+            while True:
+                params = {"status": status, "limit": 100, **({"next": cursor} if cursor else {})}
+                page = session.get(f"{self.api}/conversations", params=params, headers=STAFF, timeout=60).json()
+                listed += page["conversations"]
+                cursor = page["next"]
+                if not cursor:
+                    return listed
+
+    def sent(self) -> list[dict]:
+        return requests.get(f"{self.sim}/_sim/sent", timeout=30).json()["sent"]
+
+
+_stack: LocalStack | None = None
+
+
+def local_stack() -> LocalStack:
+    """One local stack shared by the HTTP scenarios of a run (stopped by :func:`shutdown`)."""
+    global _stack
+    if _stack is None:
+        _stack = LocalStack().start()
+    return _stack
+
+
+def shutdown() -> None:
+    global _stack, _server
+    if _stack is not None:
+        _stack.stop()
+        _stack = None
+    if _server is not None:
+        _server.stop()
+        _server = None
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def accepted(call: dict) -> bool:
+    """A platform call the platform carried out (answered 2xx)."""
+    return 200 <= int(call.get("status") or 0) < 300
+
+
+def recipient(call: dict) -> str:
+    body = call.get("body") or {}
+    who = body.get("recipient") or body.get("to") or body.get("chat_id") or ""
+    if isinstance(who, dict):
+        who = who.get("id") or who.get("comment_id") or json.dumps(who, sort_keys=True)
+    return f"{call.get('platform')}:{call.get('endpoint')}:{call.get('path')}:{who}"
