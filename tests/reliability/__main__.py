@@ -24,9 +24,14 @@ def main(argv: list[str] | None = None, sizes: dict[int, int] | None = None) -> 
     parser = argparse.ArgumentParser(prog="python -m tests.reliability")
     parser.add_argument("--short", action="store_true", help="small sizes (what make test runs)")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers")
+    parser.add_argument("--size", action="append", default=[], metavar="N=SIZE",
+                        help="override one scenario's size, e.g. --size 1=2000 (repeatable)")
     parser.add_argument("--logs", action="store_true", help="show Heed's own log lines (hidden by default)")
     args = parser.parse_args(argv)
-    sizes = sizes or (SHORT if args.short else FULL)
+    sizes = dict(sizes or (SHORT if args.short else FULL))
+    for override in args.size:
+        number, _, value = override.partition("=")
+        sizes[int(number)] = int(value)
     chosen = [int(n) for n in args.only.split(",") if n] or sorted(sizes)
     results: list[common.Result] = []
     try:
