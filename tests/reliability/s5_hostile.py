@@ -154,6 +154,7 @@ def run(size: int) -> Result:
     by_attack: Counter = Counter()
     received = [0]
     bodies_2xx: set[str] = set()
+    small_2xx: list[bytes] = []  # to name an unaccounted message's source
     session = requests.Session()
     replays = {}
     for path, kinds in ROUTES.items():
@@ -185,6 +186,8 @@ def run(size: int) -> Result:
         elif code == 200:
             received[0] += answer.get("received", 0) if isinstance(answer, dict) else 0
             bodies_2xx.add(hashlib.sha256(raw).hexdigest())
+            if len(raw) < 100_000:
+                small_2xx.append(raw)
         else:
             result.problems.append(f"unexpected {code} for {kind} on {path}")
 
@@ -229,7 +232,7 @@ def run(size: int) -> Result:
 
     time.sleep(1)
     after = table_items(stack.table, stack.emulator)
-    partial = _partial_writes(before, after, received[0], bodies_2xx)
+    partial = _partial_writes(before, after, received[0], bodies_2xx, small_2xx)
     for problem in partial:
         result.problems.append(problem)
     literal = _template_round_trip(stack, session, result)
@@ -255,13 +258,19 @@ class _Rng:
         return strategy.example()
 
 
-def _partial_writes(before: list[dict], after: list[dict], received: int, bodies: set[str]) -> list[str]:
+def _partial_writes(before: list[dict], after: list[dict], received: int, bodies: set[str],
+                    small_2xx: list[bytes]) -> list[str]:
     problems = []
     old = {(i["pk"]["S"], i["sk"]["S"]) for i in before}
     new = [i for i in after if (i["pk"]["S"], i["sk"]["S"]) not in old]
     inbound = [i for i in new if i["type"]["S"] == "message" and i["direction"]["S"] == "in"]
     if len(inbound) != received:
         problems.append(f"{len(inbound)} new inbound messages, 2xx answers said {received}")
+        for item in inbound:
+            message_id = item.get("id", {}).get("S", "")
+            if message_id and not any(message_id.encode() in raw for raw in small_2xx):
+                problems.append(f"new inbound message in no small 2xx body: pk={item['pk']['S'][:120]} "
+                                f"sent_at={item.get('sent_at', {}).get('S')}")
     for item in new:
         if item["type"]["S"] == "delivery":
             digest = item["pk"]["S"].split("#", 1)[1]
