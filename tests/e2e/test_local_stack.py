@@ -3,22 +3,17 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests import payloads as p
-from tests.conftest import free_port
+from tests.localstack import LocalStack
 from tests.signing import body, meta_headers, staff_headers, telegram_headers, x_headers
 
-ROOT = Path(__file__).resolve().parents[2]
 # Seconds, not hours, so the pump's checker pages within the test.
 FAST_POLICY = """
 [[sla.policies]]
@@ -42,35 +37,11 @@ when = "always"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[str]:
-    policy = tmp_path_factory.mktemp("e2e") / "heed.toml"
-    policy.write_text(FAST_POLICY)
-    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE", "HEED_PUBLIC_URL")}
-    env.update(HEED_API_PORT=str(free_port()), HEED_EMULATOR_PORT=str(free_port()), PYTHONUNBUFFERED="1",
-               HEED_CONFIG=str(policy), HEED_TICK_SECONDS="1", HEED_SIM_PORT=str(free_port()))
-    for name in ("META_GRAPH_URL", "X_API_URL", "TELEGRAM_API_URL"):
-        env.pop(name, None)
-    proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Heed is ready"):
-            break
-    assert lines and lines[-1].startswith("Heed is ready"), "".join(lines)
-    secrets_line = proc.stdout.readline()
-    assert "STAFF_API_TOKEN=local-staff-token" in secrets_line
-    log = open(os.environ.get("HEED_E2E_LOG", os.devnull), "w")  # noqa: SIM115 - closed with the stack
-    threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True).start()
-    yield Local(f"http://127.0.0.1:{env['HEED_API_PORT']}", f"http://127.0.0.1:{env['HEED_EMULATOR_PORT']}",
-                f"http://127.0.0.1:{env['HEED_SIM_PORT']}")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
-    log.close()
+def stack() -> Iterator[str]:
+    launched = LocalStack(FAST_POLICY, tick_seconds=1, log=os.environ.get("HEED_E2E_LOG", os.devnull)).start()
+    assert "STAFF_API_TOKEN=local-staff-token" in launched.secrets_line  # make run prints the secrets in use
+    yield Local(launched.api, launched.emulator, launched.sim)
+    assert launched.stop() == 0  # SIGTERM stops it cleanly, children included
 
 
 class Local(str):

@@ -3,11 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +12,11 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
-import requests
 
 from local.stack import LOCAL_SECRETS, LOCAL_SETTINGS
+from tests.conftest import free_port
+from tests.localstack import STAFF, LocalStack
 
-ROOT = Path(__file__).resolve().parents[2]
-STAFF = {"Authorization": f"Bearer {LOCAL_SECRETS['STAFF_API_TOKEN']}"}
 DM_KINDS = ("telegram", "messenger", "instagram", "whatsapp", "x-dm")
 KINDS = (*DM_KINDS, "x-mention", "facebook-comment", "instagram-comment")
 
@@ -48,14 +42,6 @@ def check(result: Result, ok: bool, problem: str) -> None:
     if not ok:
         result.passed = False
         result.problems.append(problem)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ------------------------------------------------------------------ in process (moto server mode)
@@ -166,67 +152,6 @@ when = "always"
 """
 
 
-class LocalStack:
-    """``python -m local.stack`` on free ports (what ``make run`` starts), as tests/e2e starts it."""
-
-    def __init__(self, policy: str = POLICY_DM_ACKS) -> None:
-        self.policy = policy
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> LocalStack:
-        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"heed-reliability-stack-{os.getpid()}.toml"
-        path.write_text(self.policy)
-        env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "HEED_TABLE", "HEED_PUBLIC_URL",
-                                                               "HEED_OUTBOUND_QUEUE_URL", "META_GRAPH_URL",
-                                                               "X_API_URL", "TELEGRAM_API_URL")}
-        ports = {name: str(free_port()) for name in ("HEED_API_PORT", "HEED_EMULATOR_PORT", "HEED_SIM_PORT")}
-        env.update(ports, PYTHONUNBUFFERED="1", HEED_CONFIG=str(path), HEED_TICK_SECONDS="5")
-        self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Heed is ready"):
-                break
-        if not (lines and lines[-1].startswith("Heed is ready")):
-            self.stop()
-            raise RuntimeError("local stack did not start:\n" + "".join(lines[-30:]))
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()  # drain its logs
-        self.api = f"http://127.0.0.1:{ports['HEED_API_PORT']}"
-        self.emulator = f"http://127.0.0.1:{ports['HEED_EMULATOR_PORT']}"
-        self.sim = f"http://127.0.0.1:{ports['HEED_SIM_PORT']}"
-        self.env = env
-        tables = boto3.client("dynamodb", endpoint_url=self.emulator).list_tables()["TableNames"]
-        self.table = tables[0]
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def conversations(self, status: str = "open") -> list[dict]:
-        listed, cursor = [], None
-        with requests.Session() as session:
-            while True:
-                params = {"status": status, "limit": 100, **({"next": cursor} if cursor else {})}
-                page = session.get(f"{self.api}/conversations", params=params, headers=STAFF, timeout=60).json()
-                listed += page["conversations"]
-                cursor = page["next"]
-                if not cursor:
-                    return listed
-
-    def sent(self) -> list[dict]:
-        return requests.get(f"{self.sim}/_sim/sent", timeout=30).json()["sent"]
-
-
 _stack: LocalStack | None = None
 
 
@@ -234,7 +159,7 @@ def local_stack() -> LocalStack:
     """One local stack shared by the HTTP scenarios of a run (stopped by :func:`shutdown`)."""
     global _stack
     if _stack is None:
-        _stack = LocalStack().start()
+        _stack = LocalStack(POLICY_DM_ACKS).start()
     return _stack
 
 
