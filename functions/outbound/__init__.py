@@ -1,1 +1,1 @@
-"""Outbound: what Heed sends to people (SMS now; platform replies and email later)."""
+"""Outbound: what Heed sends to people: SMS (alerts), platform replies, email (SES)."""
