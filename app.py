@@ -70,6 +70,11 @@ def reply(conversation_id):
     return staff.reply(app.current_request, conversation_id)
 
 
+@app.route("/conversations/{conversation_id}/handoff", methods=["POST"], authorizer=STAFF_AUTHORIZER)
+def hand_off(conversation_id):
+    return staff.hand_off(app.current_request, conversation_id)
+
+
 # One-tap acknowledgement from an alert SMS: the signed token is the credential.
 @app.route("/ack/{token}", methods=["GET"])
 def acknowledge(token):
@@ -93,3 +98,11 @@ def sla_tick(event):
 @app.on_sqs_message(queue_arn=os.environ.get("HEED_OUTBOUND_QUEUE_ARN", events.QUEUE_ARN_PLACEHOLDER), batch_size=10)
 def deliver_outbound(event):
     return events.on_outbound(event)
+
+
+# Inbound email: an SES receipt rule writes raw mail to the inbound bucket, whose ObjectCreated
+# notifications invoke this (wired in infra/template.yaml: Chalice can't package on_s3_event;
+# locally the pump delivers them).
+@app.lambda_function(name="handle_inbound_email")
+def handle_inbound_email(event, context):
+    return events.on_inbound_email(event)

@@ -40,12 +40,19 @@ class ConversationPolicies:
 
 
 def handle_records(records: Iterable[dict[str, Any]]) -> int:
-    """Apply the messages inserted in a batch of DynamoDB stream records; returns conversations changed."""
+    """Apply the messages inserted in a batch of DynamoDB stream records; returns conversations changed.
+
+    Then, for conversations a customer wrote in, whether it is time to move
+    them to email (``[handoff]``; functions/handoff.py).
+    """
     facts: dict[str, list[sla.Fact]] = {}
+    inbound_texts: dict[str, list[str]] = {}
     for record in records:
         image = record.get("dynamodb", {}).get("NewImage") or {}
         if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "message":
             continue
+        if image["direction"]["S"] == "in":
+            inbound_texts.setdefault(image["conversation_id"]["S"], []).append(image.get("text", {}).get("S", ""))
         platform = image["platform"]["S"]
         facts.setdefault(image["conversation_id"]["S"], []).append(sla.Fact(
             message_id=image["id"]["S"],
@@ -55,7 +62,24 @@ def handle_records(records: Iterable[dict[str, Any]]) -> int:
             automated=image.get("automated", {}).get("BOOL", False),
         ))
     config = load_config()
-    return sum(_apply(conversation_id, conv_facts, config) for conversation_id, conv_facts in facts.items())
+    changed = sum(_apply(conversation_id, conv_facts, config) for conversation_id, conv_facts in facts.items())
+    if inbound_texts:
+        from functions import handoff
+
+        for conversation_id, texts in inbound_texts.items():
+            handoff.consider(conversation_id, texts, config)
+    return changed
+
+
+def carry_over(conversation_id: str) -> None:
+    """The conversation moved to email: its running clock continues under the policy now matching it."""
+    config = load_config()
+
+    def change(record: dynamo.SlaRecord, before: sla.Sla) -> tuple[sla.Sla, list[sla.Event]]:
+        policies = ConversationPolicies(config, record.platform, record.channel, record.account_id)
+        return sla.carry_over(before, policies.matching(), datetime.now(UTC))
+
+    _update(conversation_id, change, config)
 
 
 def _apply(conversation_id: str, facts: list[sla.Fact], config: Config) -> bool:

@@ -79,6 +79,12 @@ Schema (every key not marked optional is required; no other keys are allowed)::
                                           # count; default the calendar of the SLA policy the
                                           # conversation matches ("always" if none)
 
+    [handoff]                             # optional table; without it only staff move conversations to email
+    after_messages = 8                    # optional; hand off once the customer has sent this many messages
+    after_characters = 1500               # optional; ... or written this many characters in total
+    on_email_address = true               # optional, default true; hand off when the customer writes an
+                                          # email address in a DM (never searched in public comments)
+
 Durations are written like ``45s``, ``15m``, ``8h``, ``2d`` or ``1h30m``; SLA
 targets count only the calendar's open time (``2d`` on a business calendar is
 48 hours of open time).
@@ -108,6 +114,7 @@ from functions.domain.calendar import (
     zone,
 )
 from functions.domain.durations import parse_duration
+from functions.domain.handoff import Rules as HandoffRules
 from functions.domain.policies import MATCH_KEYS, MATCH_VALUES, LadderLevel, Policy, QuietHours
 from functions.domain.sla import recipients
 
@@ -148,6 +155,7 @@ class Config:
     quiet_hours: dict[str, QuietHours]
     brand_name: str
     acknowledge: AcknowledgeSettings = AcknowledgeSettings()
+    handoff: HandoffRules = HandoffRules(on_email_address=False)
 
     @property
     def escalation_after(self) -> tuple[timedelta, ...]:
@@ -206,7 +214,7 @@ def _load(path: str) -> Config:
 
 def parse_config(data: dict[str, Any]) -> Config:
     """A :class:`Config` from a parsed TOML document; ConfigError naming the first key at fault."""
-    root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge"))
+    root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge", "handoff"))
     brand = _table(root.get("brand", {}), "brand", ("name",))
     calendars = _calendars(root.get("calendars", {}))
     sla = _table(_required(root, "sla", ""), "sla", ("policies",))
@@ -218,7 +226,25 @@ def parse_config(data: dict[str, Any]) -> Config:
         quiet_hours=quiet_hours,
         brand_name=_string(brand["name"], "brand.name") if "name" in brand else DEFAULT_BRAND_NAME,
         acknowledge=_acknowledge(root.get("acknowledge"), calendars),
+        handoff=_handoff(root.get("handoff")),
     )
+
+
+def _handoff(value: Any) -> HandoffRules:
+    if value is None:
+        return HandoffRules(on_email_address=False)
+    table = _table(value, "handoff", ("after_messages", "after_characters", "on_email_address"))
+    counts: dict[str, Optional[int]] = {}
+    for key in ("after_messages", "after_characters"):
+        raw = table.get(key)
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
+            raise ConfigError(f"handoff.{key}: expected a whole number of at least 1, got {_kind(raw)}")
+        counts[key] = raw
+    on_email = table.get("on_email_address", True)
+    if not isinstance(on_email, bool):
+        raise ConfigError(f"handoff.on_email_address: expected true or false, got {_kind(on_email)}")
+    return HandoffRules(after_messages=counts["after_messages"], after_characters=counts["after_characters"],
+                        on_email_address=on_email)
 
 
 def _acknowledge(value: Any, calendars: dict[str, BusinessCalendar]) -> AcknowledgeSettings:

@@ -74,12 +74,17 @@ def _deliver_one(record: dict[str, Any]) -> bool:
         log("outbound_claim_lost", level="WARNING", outbound_id=message.id)
         return True
     dynamo.clear_delivery_failure(message.conversation_id, message.id)
-    metrics.count("AcknowledgementsSent" if message.kind == "ack" else "RepliesSent", Platform=message.platform)
+    sent_metric = {"ack": "AcknowledgementsSent", "handoff": "HandoffsSent"}.get(message.kind, "RepliesSent")
+    metrics.count(sent_metric, Platform="email" if message.channel == "email" else message.platform)
     log("outbound_sent", outbound_id=message.id, kind=message.kind, platform=message.platform, attempt=receives)
     return True
 
 
 def _send(message: OutboundMessage) -> Sent:
+    if message.channel == "email":  # a conversation moved to email: SES, same claim/retry/DLQ path
+        from functions.outbound import mail
+
+        return mail.send(message)
     from functions.outbound import platforms
 
     return platforms.send(message)
@@ -118,7 +123,7 @@ def _stored(message: OutboundMessage, sent: Sent, now: datetime) -> Threaded:
         platform_message_id=sent.platform_message_id, direction="out", sent_at=now,
         text=message.text, raw={"outbound_id": message.id, "kind": message.kind, "response": sent.raw},
         customer_id=message.customer_id, root_id=message.root_id, reply_to=message.reply_to,
-        automated=message.kind == "ack",
+        automated=message.automated,
     )
     return Threaded(stored, message.conversation_id, message.customer_id, message.root_id)
 

@@ -30,6 +30,10 @@ def queue_reply(conversation_id: str, body: Any, idempotency_key: Optional[str])
     target = dynamo.reply_target(conversation_id)
     if target is None:
         raise NotFound(f"no conversation {conversation_id[:64]}")
+    if target.channel == "email":
+        message = _email_reply(target, text, private, idempotency_key)
+        queue.enqueue(message)
+        return message
     now = datetime.now(UTC)
     reply_to, tag, channel_for_limit = _route(target, private, now)
     _check_length(target.platform, channel_for_limit, text)
@@ -41,6 +45,36 @@ def queue_reply(conversation_id: str, body: Any, idempotency_key: Optional[str])
     )
     queue.enqueue(message)
     return message
+
+
+def _email_reply(target: dynamo.ReplyTarget, text: str, private: bool,
+                 idempotency_key: Optional[str]) -> OutboundMessage:
+    """A conversation moved to email is answered by email (SES, through the same queue), threaded in the customer's
+    client: ``In-Reply-To`` their latest mail (else Heed's first email), ``References`` the thread's root too."""
+    from functions import settings
+    from functions.config import load_config
+    from functions.domain import handoff
+    from functions.handoff import PLATFORM_NAMES
+
+    record = target.handoff
+    if private:
+        raise BadRequest("private applies to public comments only; this conversation is on email")
+    if record is None or not record.customer_email:
+        raise Conflict("the customer's email address isn't known yet: their first email to "
+                       f"{'the conversation address' if record is None else record.reply_address} will tell")
+    latest_mail = target.latest_inbound_id if target.latest_inbound_channel == "email" else None
+    references = [record.email_root] + ([latest_mail] if latest_mail else [])
+    return OutboundMessage(
+        id=f"reply:{target.conversation_id}:{idempotency_key or uuid.uuid4().hex}",
+        kind="reply", conversation_id=target.conversation_id, platform=target.platform, channel="email",
+        account_id=target.account_id, customer_id=target.customer_id, text=text, root_id=target.root_id,
+        email={"to": record.customer_email, "reply_to": record.reply_address,
+               "message_id": handoff.message_id(record.token, settings.required("HEED_EMAIL_DOMAIN")),
+               "subject": f"Re: Your conversation with {load_config().brand_name} on "
+                          f"{PLATFORM_NAMES.get(target.platform, target.platform)}",
+               "in_reply_to": latest_mail or record.email_root,
+               "references": references, "html": None},
+    )
 
 
 def _parse(body: Any) -> tuple[str, bool]:

@@ -64,6 +64,11 @@ SURFACES: dict[str, tuple[str, ...]] = {
 CHANNELS: tuple[str, ...] = ("dm", "comment", "mention", "private_reply")
 ACK_KINDS: tuple[str, ...] = ("ack", "ack_after_hours")
 VARIABLES: tuple[str, ...] = ("customer_name", "brand_name", "next_available", "expected_response", "conversation_id")
+KIND_VARIABLES: dict[str, tuple[str, ...]] = {"handoff": ("reply_address",)}
+"""Variables only some kinds get, on top of :data:`VARIABLES` (the handoff notice names the conversation's address)."""
+KIND_CHANNELS: dict[str, tuple[str, ...]] = {"handoff": ("dm", "private_reply")}
+"""Where a kind is ever sent, when not everywhere: the handoff notice carries an address, never posted in public."""
+SAMPLE_EXTRAS: dict[str, str] = {"reply_address": "support+k5mz2q7xw4ny3vb6tc8rd9hfje@mail.heed.example"}
 
 X_MENTION_RESERVE = 17
 """Room kept in an X reply for the ``@handle `` the X client puts in front: ``@``, 15 (the longest handle), a space."""
@@ -303,7 +308,7 @@ def render(kind: str, platform: str, channel: str, language: Optional[str], vari
     when a template is missing or fails to render.
     """
     name = resolve(kind, platform, channel, language, default_language=default_language, directory=directory)
-    values = _values(variables, name.language)
+    values = _values(variables, name.language, kind)
     text = _render(name, values, directory)
     if not fits(platform, channel, text) and values["customer_name"] is not None:
         shorter = _render(name, {**values, "customer_name": None}, directory)
@@ -323,13 +328,14 @@ def _render(name: TemplateName, values: dict[str, Any], directory: Optional[Path
         raise TemplateError(f"{name.filename}: {error.message or error}") from None
 
 
-def _values(variables: Mapping[str, Any], language: str) -> dict[str, Any]:
-    missing = [key for key in VARIABLES if key not in variables]
-    unknown = sorted(set(variables) - set(VARIABLES))
+def _values(variables: Mapping[str, Any], language: str, kind: str = "") -> dict[str, Any]:
+    expected = VARIABLES + KIND_VARIABLES.get(kind, ())
+    missing = [key for key in expected if key not in variables]
+    unknown = sorted(set(variables) - set(expected))
     if missing or unknown:
-        raise TemplateError(f"template variables: missing {missing}, unknown {unknown} (expected: {VARIABLES})")
+        raise TemplateError(f"template variables: missing {missing}, unknown {unknown} (expected: {expected})")
     values: dict[str, Any] = {}
-    for key in VARIABLES:
+    for key in expected:
         value = variables[key]
         if hasattr(value, "text") and not isinstance(value, str):
             value = value.text(language)
@@ -412,6 +418,8 @@ def check(directory: Optional[Path] = None, default_language: str = DEFAULT_LANG
         for language in languages:
             for platform, channels in SURFACES.items():
                 for channel in channels:
+                    if channel not in KIND_CHANNELS.get(kind, CHANNELS):
+                        continue
                     try:
                         name = resolve(kind, platform, channel, language, default_language=default_language,
                                        directory=directory)
@@ -433,8 +441,9 @@ def check(directory: Optional[Path] = None, default_language: str = DEFAULT_LANG
 def _check_one(name: TemplateName, platform: str, channel: str, label: str, variables: dict[str, Any],
                directory: Path) -> list[str]:
     where = f"{name.filename} on {platform} {channel} with {label}"
+    variables = {**variables, **{key: SAMPLE_EXTRAS[key] for key in KIND_VARIABLES.get(name.kind, ())}}
     try:
-        text = _render(name, _values(variables, name.language), directory)
+        text = _render(name, _values(variables, name.language, name.kind), directory)
     except (TemplateError, ValueError) as error:  # the template's own fault: said once, not per platform
         message = str(error).removeprefix(f"{name.filename}: ")
         return [f"{name.filename}: {message}"]
@@ -461,7 +470,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     if args.show:
         for name in template_names(args.templates):
             label, variables = samples()[0]
-            text = _render(name, _values(variables, name.language), args.templates)
+            variables = {**variables, **{key: SAMPLE_EXTRAS[key] for key in KIND_VARIABLES.get(name.kind, ())}}
+            text = _render(name, _values(variables, name.language, name.kind), args.templates)
             print(f"--- {name.filename} ({label})\n{text}")
     problems, renders = check(args.templates, args.default_language)
     for problem in problems:

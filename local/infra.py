@@ -18,7 +18,7 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
 STACK_NAME = "heed-local"
 # The template's parameters without defaults; in the cloud `make deploy` passes the stage's values.
-LOCAL_PARAMETERS = {"Stage": "local", "SecretsPath": "/heed/local"}
+LOCAL_PARAMETERS = {"Stage": "local", "SecretsPath": "/heed/local", "EmailDomain": "mail.heed.example"}
 
 
 def local_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -49,4 +49,14 @@ def deploy(endpoint_url: str, stack_name: str = STACK_NAME) -> dict[str, str]:
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
         raise RuntimeError(f"stack {stack_name} is {stack['StackStatus']}")
+    verify_email_domain(endpoint_url)
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def verify_email_domain(endpoint_url: str, domain: str = LOCAL_PARAMETERS["EmailDomain"]) -> None:
+    """What a brand does once in the SES console: verify the mail domain (moto refuses unverified senders).
+
+    The receipt rule set isn't deployed locally (moto's CloudFormation has no SES
+    receipt rules); the pump plays its S3 notifications instead.
+    """
+    boto3.client("ses", endpoint_url=endpoint_url).verify_domain_identity(Domain=domain)

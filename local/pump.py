@@ -9,6 +9,10 @@ Lambda's, on a timer:
   event source mapping does: in order, a batch at a time, moving on only after
   the handler succeeded (a failing batch is retried at the next turn);
 * ``sla-tick`` (every ``HEED_TICK_SECONDS``, default 5): the SLA checker;
+* ``inbound-mail`` (every second): new objects in the inbound mail bucket
+  (where the SES receipt rule stores mail in the cloud) handed to
+  ``handle_inbound_email`` as S3 ``ObjectCreated`` notifications, each key
+  once (S3 never notifies moto's listeners);
 * ``outbound-queue`` (every second, until empty): the outbound queue, like
   Lambda's SQS mapping: batches of up to 10, only the records the handler
   reports as succeeded are deleted (partial batch response); the others come
@@ -109,6 +113,41 @@ class OutboundQueue:
                 "eventSourceARN": self.queue_url, "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
 
 
+class InboundMail:
+    """Lists the inbound mail bucket and hands each new object to ``app.handle_inbound_email`` (once per key)."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+        self.seen: set[str] = set()
+
+    def drain(self) -> int:
+        from app import handle_inbound_email
+
+        s3 = boto3.client("s3")
+        handed = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="mail/"):
+            for item in page.get("Contents", []):
+                if item["Key"] in self.seen:
+                    continue
+                handle_inbound_email(s3_event(self.bucket, item["Key"], item["Size"]), None)
+                self.seen.add(item["Key"])  # only after the handler succeeded: a failure is retried next turn
+                handed += 1
+        return handed
+
+
+def s3_event(bucket: str, key: str, size: int = 0) -> dict[str, Any]:
+    """An S3 ObjectCreated notification as Lambda receives it (keys URL-encoded, as S3 sends them)."""
+    from urllib.parse import quote_plus
+
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": size}},
+    }]}
+
+
 def tick() -> None:
     from app import sla_tick
 
@@ -130,9 +169,10 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
 
-def jobs(table_name: str, outbound_queue_url: str) -> list[Job]:
+def jobs(table_name: str, outbound_queue_url: str, inbound_bucket: str | None = None) -> list[Job]:
     return [
         Job("table-stream", 1.0, TableStream(table_name).drain),
+        *([Job("inbound-mail", 1.0, InboundMail(inbound_bucket).drain)] if inbound_bucket else []),
         Job("outbound-queue", 1.0, OutboundQueue(outbound_queue_url).drain),
         Job("sla-tick", float(os.environ.get("HEED_TICK_SECONDS", "5")), tick),
     ]

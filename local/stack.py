@@ -46,6 +46,10 @@ LOCAL_SECRETS = {
 }
 LOCAL_SETTINGS = {
     "TELEGRAM_BOT_ID": "7000000001",
+    # Email handoff: reply addresses support+<token>@mail.heed.example; the local set-up verifies
+    # the domain in moto's SES, so sending works and sent mail is inspectable there.
+    "HEED_EMAIL_DOMAIN": "mail.heed.example",
+    "HEED_EMAIL_FROM": "support@mail.heed.example",
     # moto accepts any credentials; these keep boto3 from looking for real ones.
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -85,6 +89,7 @@ class Stack:
             outputs = infra.deploy(endpoint)
             self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
             self.env.setdefault("HEED_OUTBOUND_QUEUE_URL", outputs["OutboundQueueUrl"])
+            self.env.setdefault("HEED_INBOUND_BUCKET", outputs["InboundMailBucketName"])
             os.environ.update(self.env)
             self._start_simulator()
             self._start_api()
@@ -152,7 +157,8 @@ class Stack:
     def _start_pump(self) -> None:
         from local.pump import Pump, jobs
 
-        self.pump = Pump(jobs(self.env["HEED_TABLE"], self.env["HEED_OUTBOUND_QUEUE_URL"]))
+        self.pump = Pump(jobs(self.env["HEED_TABLE"], self.env["HEED_OUTBOUND_QUEUE_URL"],
+                              self.env["HEED_INBOUND_BUCKET"]))
         self.pump.start()
 
 

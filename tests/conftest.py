@@ -52,7 +52,8 @@ def stack_env(moto_endpoint: str) -> Iterator[dict[str, str]]:
     outputs = infra.deploy(moto_endpoint)
     os.environ["HEED_TABLE"] = outputs["HeedTableName"]
     os.environ["HEED_OUTBOUND_QUEUE_URL"] = outputs["OutboundQueueUrl"]
-    yield {"endpoint": moto_endpoint, "table": outputs["HeedTableName"], "queue": outputs["OutboundQueueUrl"]}
+    yield {"endpoint": moto_endpoint, "table": outputs["HeedTableName"], "queue": outputs["OutboundQueueUrl"],
+           "bucket": outputs["InboundMailBucketName"]}
     os.environ.pop("HEED_TABLE", None)
     os.environ.pop("HEED_OUTBOUND_QUEUE_URL", None)
 

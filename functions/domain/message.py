@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Optional
 
 Platform = Literal["facebook", "instagram", "whatsapp", "x", "telegram"]
-Channel = Literal["dm", "comment", "mention"]
+Channel = Literal["dm", "comment", "mention", "email"]  # email: a conversation moved to email (handoff)
 Direction = Literal["in", "out"]
 
 PLATFORMS: tuple[str, ...] = ("facebook", "instagram", "whatsapp", "x", "telegram")

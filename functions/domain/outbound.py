@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Optional
 
-Kind = Literal["ack", "reply"]
+Kind = Literal["ack", "reply", "handoff"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,13 @@ class OutboundMessage:
     tag: Optional[str] = None
     template: Optional[dict[str, str]] = None
     not_after: Optional[str] = None  # ISO time: an automatic send's platform window closes then; not sent later
+    # channel "email" only: {"to", "subject", "message_id", "in_reply_to", "references", "reply_to", "html"}
+    email: Optional[dict[str, Any]] = None
+
+    @property
+    def automated(self) -> bool:
+        """Heed's own words (acknowledgements, handoff notices): they answer nobody, stop no clock."""
+        return self.kind in ("ack", "handoff")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -174,6 +174,27 @@ def _open(policy: PolicyLike, kind: ClockKind, start: datetime) -> Clock:
     )
 
 
+def carry_over(sla: Sla, policy: Optional[PolicyLike], at: datetime) -> tuple[Sla, list[Event]]:
+    """The conversation moved channel (to email): a running clock continues under ``policy``.
+
+    It keeps its id, kind, start and the alerts already sent, so the
+    first-response time still counts from the customer's first message; its due
+    and warning times are worked out again from that start with ``policy``'s
+    targets. A clock already breached stays breached (its pages went out).
+    Later clocks simply match ``policy`` when they open.
+    """
+    clock = sla.clock
+    if policy is None or clock is None or not clock.running or clock.policy == policy.name:
+        return sla, []
+    moved = _open(policy, clock.kind, clock.started_at)
+    moved = replace(moved, id=clock.id, warnings_sent=clock.warnings_sent, levels_paged=clock.levels_paged,
+                    acknowledged_by=clock.acknowledged_by, acknowledged_at=clock.acknowledged_at,
+                    state=clock.state, breached_at=clock.breached_at,
+                    due_at=clock.due_at if clock.state == "breached" else moved.due_at)
+    return replace(sla, clock=moved), [_event("policy_changed", moved, at, previous_policy=clock.policy,
+                                              due_at=iso_utc(moved.due_at))]
+
+
 def _stop_by_reply(sla: Sla, clock: Clock, fact: Fact, policy: Optional[PolicyLike]) -> tuple[Sla, list[Event]]:
     wall = int((fact.sent_at - clock.started_at).total_seconds())
     business = None if policy is None else int(policy.calendar.elapsed(clock.started_at, fact.sent_at).total_seconds())

@@ -27,6 +27,8 @@ class ConversationView:
     last_inbound_at: Optional[str]
     sla: Optional[dict[str, Any]] = None
     delivery_failed: Optional[dict[str, Any]] = None  # the last send that gave up, until one goes out
+    handed_off_from: Optional[str] = None  # the channel before the conversation moved to email
+    handed_off_at: Optional[str] = None
     messages: list[MessageView] = field(default_factory=list)
 
     def to_json(self, with_messages: bool = False) -> dict[str, Any]:
@@ -42,6 +44,8 @@ class ConversationView:
             "last_inbound_at": self.last_inbound_at,
             "sla": self.sla,
             "delivery_failed": self.delivery_failed,
+            "handed_off_from": self.handed_off_from,
+            "handed_off_at": self.handed_off_at,
         }
         if with_messages:
             body["messages"] = [

@@ -27,3 +27,10 @@ def on_outbound(event: Any) -> dict[str, list[dict[str, str]]]:
 
     retry = delivery.deliver(record.to_dict() for record in event)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}
+
+
+def on_inbound_email(event: Any) -> dict[str, int]:
+    """S3 ObjectCreated notifications for the inbound mail bucket (an SES receipt rule writes there)."""
+    from functions import inbound_mail
+
+    return {"stored": inbound_mail.handle_s3_event(event)}

@@ -7,7 +7,8 @@ from typing import Any
 
 from chalice import Response
 
-from functions import clocks, replies
+from functions import clocks, handoff, replies
+from functions.domain.handoff import email_address_in
 from functions.errors import BadRequest, NotFound
 from functions.http import body_of, guarded, json_response, require_staff
 from functions.store import dynamo
@@ -77,3 +78,32 @@ def reply(request: Any, conversation_id: str) -> Response:
         raise BadRequest("body is not valid JSON") from None
     queued = replies.queue_reply(conversation_id, body, request.headers.get("idempotency-key"))
     return json_response(202, {"id": queued.id, "status": "queued"})
+
+
+MAX_HANDOFF_BODY = 4 * 1024
+
+
+@guarded
+def hand_off(request: Any, conversation_id: str) -> Response:
+    """Move the conversation to email now; ``{"email": "..."}`` optional (the customer's address, if staff know it).
+
+    Idempotent: a second call answers the same and sends nothing again.
+    """
+    require_staff(request.headers, request.context)
+    if not CONVERSATION_ID.fullmatch(conversation_id):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    raw = body_of(request, MAX_HANDOFF_BODY) if request.raw_body else b""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(body, dict) or set(body) - {"email"}:
+        raise BadRequest('body must be empty or a JSON object like {"email": "customer@example.com"}')
+    address = body.get("email")
+    if address is not None and (not isinstance(address, str) or
+                                email_address_in(address) != address.strip().lower()):
+        raise BadRequest("email must be one email address")
+    state = handoff.hand_off(conversation_id, "staff", customer_email=address.strip().lower() if address else None)
+    found = dynamo.get_conversation(conversation_id)
+    assert found is not None and state.handoff is not None
+    return json_response(200, {**found.to_json(with_messages=False), "reply_address": state.handoff.reply_address})

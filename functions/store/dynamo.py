@@ -233,6 +233,7 @@ def _conversation_update(conv_id: str, threaded: list[Threaded], keep: set[str])
         ":open_pk": "STATUS#open",
         ":n": len(msgs),
         ":n_in": len(inbound),
+        ":chars_in": sum(len(m.text) for m in inbound),
     }
     sets = [
         "#type = :type", "id = :id", "platform = :platform", "channel = :channel",
@@ -266,7 +267,8 @@ def _conversation_update(conv_id: str, threaded: list[Threaded], keep: set[str])
             values[":name"] = inbound[-1].customer_name
     return {
         "Key": _marshal({"pk": f"CONV#{conv_id}", "sk": "CONV"}),
-        "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :n, inbound_count :n_in",
+        "UpdateExpression": "SET " + ", ".join(sets)
+                            + " ADD message_count :n, inbound_count :n_in, inbound_chars :chars_in",
         "ConditionExpression": " AND ".join(conditions),
         "ExpressionAttributeNames": {"#type": "type", "#status": "status"},
         "ExpressionAttributeValues": _marshal(values),
@@ -404,17 +406,29 @@ def _conversation_view(item: dict[str, Any]) -> ConversationView:
     return ConversationView(
         id=item["id"],
         platform=item["platform"],
-        channel=item["channel"],
+        channel=effective_channel(item),
         account_id=item["account_id"],
         customer_id=item["customer_id"],
         customer_name=item.get("customer_name"),
         status=item["status"],
+        handed_off_from=item.get("handed_off_from"),
+        handed_off_at=item.get("handed_off_at"),
         message_count=int(item.get("message_count", 0)),
         last_message_at=item["last_message_at"],
         last_inbound_at=item.get("last_inbound_at"),
         sla=sla_view(json.loads(item["sla"])) if "sla" in item else None,
         delivery_failed=json.loads(item["delivery_failed"]) if "delivery_failed" in item else None,
     )
+
+
+def effective_channel(item: dict[str, Any]) -> str:
+    """``email`` once a conversation moved to email (``handed_off_from`` keeps where it came from).
+
+    The item's own ``channel`` follows the latest stored message (the intake
+    path sets it), so a customer writing on the platform again doesn't move the
+    conversation back.
+    """
+    return "email" if item.get("handed_off_from") else item["channel"]
 
 
 def _encode_cursor(key: dict) -> str:
@@ -447,6 +461,8 @@ class ReplyTarget:
     last_inbound_at: Optional[str]
     latest_inbound_id: Optional[str]  # the comment or tweet a public reply answers
     latest_inbound_at: Optional[str]
+    handoff: Optional[Handoff] = None  # set once the conversation moved to email
+    latest_inbound_channel: Optional[str] = None
 
 
 def reply_target(conversation_id: str) -> Optional[ReplyTarget]:
@@ -455,7 +471,7 @@ def reply_target(conversation_id: str) -> Optional[ReplyTarget]:
     response = _call("get_item", TableName=table, ConsistentRead=True,
                      Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
                      **_projection(("platform", "channel", "account_id", "customer_id", "root_id", "status",
-                                    "last_inbound_at")))
+                                    "last_inbound_at", *_HANDOFF_ATTRS)))
     if "Item" not in response:
         return None
     conv = _plain(response["Item"])
@@ -464,7 +480,7 @@ def reply_target(conversation_id: str) -> Optional[ReplyTarget]:
         "TableName": table, "IndexName": "gsi1", "ScanIndexForward": False, "Limit": 25,
         "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
-        **_projection(("id", "direction", "sent_at")),
+        **_projection(("id", "direction", "sent_at", "channel")),
     }
     while not latest:
         page = _call("query", **params)
@@ -472,9 +488,10 @@ def reply_target(conversation_id: str) -> Optional[ReplyTarget]:
         if "LastEvaluatedKey" not in page:
             break
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return ReplyTarget(conversation_id, conv["platform"], conv["channel"], conv["account_id"], conv["customer_id"],
-                       conv.get("root_id"), conv.get("status", "open"), conv.get("last_inbound_at"),
-                       latest.get("id"), latest.get("sent_at"))
+    return ReplyTarget(conversation_id, conv["platform"], effective_channel(conv), conv["account_id"],
+                       conv["customer_id"], conv.get("root_id"), conv.get("status", "open"),
+                       conv.get("last_inbound_at"), latest.get("id"), latest.get("sent_at"), _handoff(conv),
+                       latest.get("channel"))
 
 
 def set_status(conversation_id: str, status: str) -> bool:
@@ -488,6 +505,116 @@ def set_status(conversation_id: str, status: str) -> bool:
         return True
     except _ConditionFailed:
         return False
+
+
+# ---------------------------------------------------------------- email handoff
+#
+# A conversation moved to email carries its token, reply address and the
+# Message-ID of its first email (``handoff_token``, ``reply_address``,
+# ``email_root``), where it came from (``handed_off_from``) and, once known,
+# the customer's address (``customer_email``). ``pk=MAILBOX#<token>, sk=MAILBOX``
+# maps the token back to the conversation; both are written in one transaction.
+
+
+@dataclass(frozen=True)
+class Handoff:
+    token: str
+    reply_address: str
+    email_root: str  # Message-ID (without <>) of the first email, the root of the mail thread
+    handed_off_from: str
+    handed_off_at: str
+    reason: str
+    customer_email: Optional[str]
+    queued: bool  # the notice and the first email were queued
+
+
+_HANDOFF_ATTRS = ("handoff_token", "reply_address", "email_root", "handed_off_from", "handed_off_at", "handoff_reason",
+                  "customer_email", "handoff_queued")
+
+
+def _handoff(item: dict[str, Any]) -> Optional[Handoff]:
+    if "handoff_token" not in item:
+        return None
+    return Handoff(item["handoff_token"], item["reply_address"], item["email_root"], item["handed_off_from"],
+                   item["handed_off_at"], item.get("handoff_reason", ""), item.get("customer_email"),
+                   bool(item.get("handoff_queued")))
+
+
+@dataclass(frozen=True)
+class HandoffState:
+    """A conversation as deciding and doing a handoff needs it."""
+
+    conversation_id: str
+    platform: str
+    channel: str  # the effective channel ("email" once handed off)
+    account_id: str
+    customer_id: str
+    customer_name: Optional[str]
+    root_id: Optional[str]
+    status: str
+    inbound_count: int
+    inbound_chars: int
+    handoff: Optional[Handoff]
+
+
+def get_handoff(conversation_id: str) -> Optional[HandoffState]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                     **_projection(("id", "platform", "channel", "account_id", "customer_id", "customer_name",
+                                    "root_id", "status", "inbound_count", "inbound_chars", *_HANDOFF_ATTRS)))
+    if "Item" not in response:
+        return None
+    item = _plain(response["Item"])
+    return HandoffState(item["id"], item["platform"], effective_channel(item), item["account_id"],
+                        item["customer_id"], item.get("customer_name"), item.get("root_id"),
+                        item.get("status", "open"), int(item.get("inbound_count", 0)),
+                        int(item.get("inbound_chars", 0)), _handoff(item))
+
+
+def start_handoff(conversation_id: str, handoff: Handoff) -> bool:
+    """Record the move to email and its mailbox, once: False when it was already handed off (or is gone)."""
+    table = settings.required("HEED_TABLE")
+    values = {":token": handoff.token, ":address": handoff.reply_address, ":root": handoff.email_root,
+              ":from": handoff.handed_off_from, ":at": handoff.handed_off_at, ":reason": handoff.reason}
+    sets = ["handoff_token = :token", "reply_address = :address", "email_root = :root", "handed_off_from = :from",
+            "handed_off_at = :at", "handoff_reason = :reason"]
+    if handoff.customer_email:
+        sets.append("customer_email = :email")
+        values[":email"] = handoff.customer_email
+    return _transact_or_conflict([
+        {"Update": {"TableName": table, "Key": _marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(handoff_token)",
+                    "ExpressionAttributeValues": _marshal(values)}},
+        {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                 "Item": _marshal({"pk": f"MAILBOX#{handoff.token}", "sk": "MAILBOX", "type": "mailbox",
+                                   "conversation_id": conversation_id, "created_at": handoff.handed_off_at})}},
+    ])
+
+
+def mark_handoff_queued(conversation_id: str) -> None:
+    _call("update_item", TableName=settings.required("HEED_TABLE"),
+          Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+          UpdateExpression="SET handoff_queued = :yes", ExpressionAttributeValues={":yes": {"BOOL": True}})
+
+
+def set_customer_email(conversation_id: str, address: str) -> None:
+    """The customer's address as first learnt (from their first mail); never overwritten."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                  UpdateExpression="SET customer_email = :email",
+                  ConditionExpression="attribute_exists(pk) AND attribute_not_exists(customer_email)",
+                  ExpressionAttributeValues=_marshal({":email": address}))
+    except _ConditionFailed:
+        pass
+
+
+def mailbox(token: str) -> Optional[str]:
+    """The conversation a mail token belongs to; None for a token Heed never issued."""
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"MAILBOX#{token}", "sk": "MAILBOX"}))
+    return _plain(response["Item"]).get("conversation_id") if "Item" in response else None
 
 
 # ---------------------------------------------------------------- SLA clocks
@@ -518,7 +645,7 @@ class SlaRecord:
 
 
 _SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_id", "root_id", "customer_name", "status", "sla",
-              "sla_version", "alert_key", "alert_sent")
+              "sla_version", "alert_key", "alert_sent", "handed_off_from")
 
 
 def get_sla(conversation_id: str) -> Optional[SlaRecord]:
@@ -656,7 +783,7 @@ def _sla_event_item(conversation_id: str, version: int, event: dict) -> dict[str
 
 def _sla_record(item: dict[str, Any]) -> SlaRecord:
     return SlaRecord(
-        conversation_id=item["id"], platform=item["platform"], channel=item["channel"],
+        conversation_id=item["id"], platform=item["platform"], channel=effective_channel(item),
         account_id=item["account_id"], customer_id=item["customer_id"], root_id=item.get("root_id"),
         customer_name=item.get("customer_name"), status=item.get("status", "open"),
         sla=json.loads(item["sla"]) if "sla" in item else {}, version=int(item.get("sla_version", 0)),

@@ -1,0 +1,311 @@
+"""Moving conversations to email, through the real routes and handlers against moto.
+
+Webhook -> stream handler (handoff rules) -> outbound queue -> ``deliver_outbound``
+-> the platform simulator (the notice) and moto's SES (the first email, staff
+replies); inbound mail is written to the inbound bucket as SES's receipt rule
+would and handed to ``handle_inbound_email`` by the local pump's S3 job.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from email.message import EmailMessage
+
+import boto3
+import pytest
+
+from functions import config
+from local.pump import InboundMail
+from tests.integration.test_outbound import T0, World
+from tests.signing import staff_headers
+
+DOMAIN = "mail.heed.example"
+CUSTOMER = "ana@example.com"
+POLICY = """
+[brand]
+name = "Heed Demo"
+
+[[sla.policies]]
+name = "email"
+match = { channel = "email" }
+first_response = "8h"
+next_response = "8h"
+calendar = "always"
+
+[[sla.policies]]
+name = "chat"
+first_response = "1h"
+next_response = "1h"
+calendar = "always"
+
+[handoff]
+after_messages = 3
+on_email_address = true
+"""
+
+
+@pytest.fixture
+def mail_world(client, stack_env, tmp_path, monkeypatch, simulator):
+    import os
+
+    import time_machine
+
+    from local.simulator import Credentials
+
+    path = tmp_path / "heed.toml"
+    path.write_text(POLICY)
+    monkeypatch.setenv("HEED_CONFIG", str(path))
+    for name, url in simulator.env().items():
+        monkeypatch.setenv(name, url)
+    simulator.reset()
+    simulator.credentials = Credentials(dict(os.environ))
+    config.reset()
+    with time_machine.travel(T0, tick=False) as traveller:
+        world = MailWorld(client, stack_env, simulator, traveller)
+        yield world
+    simulator.reset()
+    config.reset()
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    import os
+
+    from local.simulator import Simulator
+
+    with Simulator(0, env=dict(os.environ)) as running:
+        yield running
+
+
+class MailWorld(World):
+    def __init__(self, client, stack_env, simulator, traveller):
+        super().__init__(client, stack_env, simulator, traveller)
+        self.bucket = stack_env["bucket"]
+        self.inbound = InboundMail(self.bucket)
+        self.objects = 0
+
+    def run(self) -> None:
+        while self.stream.drain() + self.queue.drain() + self.inbound.drain():
+            pass
+
+    def mails(self) -> list[EmailMessage]:
+        from moto.backends import get_backend
+
+        sent = get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+        return [email.message_from_string(m.raw_data, policy=email.policy.default) for m in sent]
+
+    def receive(self, raw: bytes) -> None:
+        """What SES's receipt rule does: the raw mail as a new object in the inbound bucket."""
+        self.objects += 1
+        boto3.client("s3").put_object(Bucket=self.bucket, Key=f"mail/obj{self.objects:04d}", Body=raw)
+        self.run()
+
+    def handoff(self, conversation_id: str, payload: dict | None = None) -> tuple[int, dict]:
+        answer = self.client.http.post(f"/conversations/{conversation_id}/handoff",
+                                       body=json.dumps(payload) if payload is not None else "",
+                                       headers={**staff_headers(), "Content-Type": "application/json"})
+        return answer.status_code, json.loads(answer.body)
+
+    def conversation_of(self, chat: int) -> dict:
+        return self.conversation(str(chat))
+
+    def telegram_sent(self) -> list[str]:
+        return [c["body"]["text"] for c in self.sent("sendMessage")]
+
+
+def reply_mail(to: str, text: str, *, message_id: str, in_reply_to: str | None = None,
+               sender: str = CUSTOMER, extra: dict | None = None, html: str | None = None) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = f"Ana <{sender}>"
+    mail["To"] = to
+    mail["Subject"] = "Re: Your conversation"
+    mail["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
+    mail["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        mail["In-Reply-To"] = f"<{in_reply_to}>"
+        mail["References"] = f"<{in_reply_to}>"
+    for name, value in (extra or {}).items():
+        mail[name] = value
+    if text:
+        mail.set_content(text)
+        if html:
+            mail.add_alternative(html, subtype="html")
+    elif html:
+        mail.set_content(html, subtype="html")
+    return mail.as_bytes()
+
+
+def address_in(text: str) -> str:
+    found = re.search(rf"support\+[a-z2-7]{{26}}@{re.escape(DOMAIN)}", text)
+    assert found, "no reply address in the notice"
+    return found.group(0)
+
+
+def test_threshold_handoff_posts_the_address_once_and_moves_the_clock(mail_world):
+    w = mail_world
+    w.telegram(1, 501, "Where is my order?")
+    w.telegram(2, 501, "It was due last week", minutes=1)
+    w.run()
+    assert w.telegram_sent() == []  # two messages: below the threshold, nothing said
+    w.at(5)
+    w.telegram(3, 501, "Hello??", minutes=5)
+    w.run()
+    [notice] = w.telegram_sent()
+    address = address_in(notice)
+    conv = w.conversation_of(501)
+    assert (conv["channel"], conv["handed_off_from"]) == ("email", "dm")
+    assert conv["sla"]["policy"] == "email" and conv["sla"]["kind"] == "first_response"
+    assert conv["sla"]["started_at"] == "2026-11-23T09:00:00.000Z"  # not reset by the move
+    assert conv["sla"]["due_at"] == "2026-11-23T17:00:00.000Z"  # the email target from the original start
+    assert w.mails() == []  # no address known: no email
+    w.telegram(4, 501, "Still there?", minutes=6)
+    w.run()
+    assert len(w.telegram_sent()) == 1  # handed off once: no second notice
+    # the notice is Heed's own: it doesn't count as the brand's answer
+    assert w.conversation_of(501)["sla"]["running"] is True
+    assert address.startswith("support+")
+
+
+def test_email_address_in_a_dm_sends_the_first_email_with_a_transcript(mail_world):
+    w = mail_world
+    w.telegram(1, 502, "My parcel never came, order 12345")
+    w.telegram(2, 502, "You can mail me at Ana@Example.com", minutes=1)
+    w.run()
+    [notice] = w.telegram_sent()
+    address = address_in(notice)
+    assert CUSTOMER not in notice  # the customer's own address is never repeated back
+    [mail] = w.mails()
+    assert mail["To"] == CUSTOMER and mail["Reply-To"] == address
+    assert mail["From"].addresses[0].addr_spec == f"support@{DOMAIN}"
+    assert re.fullmatch(rf"<heed\.[a-z2-7]{{26}}\.[0-9a-f]{{16}}@{re.escape(DOMAIN)}>", mail["Message-ID"].strip())
+    assert mail["Auto-Submitted"] == "auto-generated" and mail["X-Heed-Loop"]
+    plain = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "order 12345" in plain and "order 12345" in html
+    assert "<script" not in html
+    conv = w.conversation_of(502)
+    assert conv["channel"] == "email"
+    automated = [m for m in conv["messages"] if m["direction"] == "out"]
+    assert len(automated) == 2 and conv["sla"]["running"] is True  # notice + email, neither stops the clock
+
+
+def test_staff_handoff_is_idempotent_and_checked(mail_world):
+    w = mail_world
+    w.telegram(1, 503, "Hi")
+    w.run()
+    conv_id = w.conversation_of(503)["id"]
+    status, body = w.handoff(conv_id, {"email": "ana@example.com"})
+    assert status == 200 and body["channel"] == "email" and body["handed_off_from"] == "dm"
+    first_address = body["reply_address"]
+    w.run()
+    status, again = w.handoff(conv_id)
+    w.run()
+    assert status == 200 and again["reply_address"] == first_address
+    assert len(w.telegram_sent()) == 1 and len(w.mails()) == 1  # nothing sent twice
+    assert w.handoff("c" + "a" * 24)[0] == 404
+    assert w.handoff(conv_id, {"email": "not an address"})[0] == 400
+    assert w.handoff(conv_id, {"mail": "x@y.z"})[0] == 400
+
+
+def test_staff_handoff_of_a_resolved_conversation_is_refused(mail_world):
+    w = mail_world
+    w.telegram(1, 504, "Hi")
+    w.run()
+    conv_id = w.conversation_of(504)["id"]
+    assert w.client.http.post(f"/conversations/{conv_id}/resolve", headers=staff_headers()).status_code == 200
+    status, body = w.handoff(conv_id)
+    assert status == 409 and body["error"] == "conflict"
+
+
+def _handed_off(w: MailWorld, chat: int) -> tuple[str, str, EmailMessage]:
+    w.telegram(1, chat, "My parcel never came")
+    w.telegram(2, chat, f"mail me: {CUSTOMER}", minutes=1)
+    w.run()
+    [mail] = w.mails()
+    return w.conversation_of(chat)["id"], mail["Reply-To"], mail
+
+
+def test_inbound_replies_thread_into_the_conversation(mail_world):
+    w = mail_world
+    conv_id, address, first = _handed_off(w, 505)
+    root = first["Message-ID"].strip().strip("<>")
+    w.at(2)  # the mails' Date is later than now: they count as sent when SES received them
+    quoted = ("It's order 12345, delivered to the back door\n\nOn Mon, 23 Nov 2026 at 09:01, Heed Demo <"
+              f"{address}> wrote:\n> Hello,\n> Thanks for getting in touch\n")
+    w.receive(reply_mail(address, quoted, message_id="m1@example.com", in_reply_to=root))
+    # multipart: the plain part wins; a signature is trimmed
+    w.receive(reply_mail(address, "Second thing\n-- \nAna\nSent with love", message_id="m2@example.com",
+                         html="<p>Second thing</p>"))
+    # HTML only, threaded by In-Reply-To alone (the plus address lost by a forwarding client)
+    w.receive(reply_mail(f"support@{DOMAIN}", "", message_id="m3@example.com", in_reply_to=root,
+                         html="<div>Third &amp; last<br>Ana</div><div class=gmail_quote>old stuff</div>"))
+    # the same mail again (SES retried, or the object was notified twice): stored once
+    w.receive(reply_mail(address, quoted, message_id="m1@example.com", in_reply_to=root))
+    conv = w.conversation_of(505)
+    inbound = [m for m in conv["messages"] if m["direction"] == "in"]
+    texts = [m["text"] for m in inbound]
+    assert texts[2:] == ["It's order 12345, delivered to the back door", "Second thing", "Third & last\nAna"]
+    assert [m["id"] for m in inbound[2:]] == ["m1@example.com", "m2@example.com", "m3@example.com"]
+    assert conv["channel"] == "email" and conv["message_count"] == 7
+
+
+def test_forged_tokens_auto_replies_and_loops_are_dropped(mail_world, capsys):
+    w = mail_world
+    conv_id, address, first = _handed_off(w, 506)
+    before = w.conversation_of(506)["message_count"]
+    forged = f"support+{'a' * 26}@{DOMAIN}"
+    w.receive(reply_mail(forged, "let me in", message_id="f1@example.com"))
+    w.receive(reply_mail(address, "I am away until Monday", message_id="f2@example.com",
+                         extra={"Auto-Submitted": "auto-replied"}))
+    w.receive(reply_mail(address, "Newsletter", message_id="f3@example.com", extra={"Precedence": "bulk"}))
+    w.receive(first.as_bytes())  # our own email coming back (a loop)
+    assert w.conversation_of(506)["message_count"] == before
+    reasons = [json.loads(line)["reason"] for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{") and '"email_dropped"' in line]
+    assert reasons == ["unknown_token", "auto_submitted", "precedence_bulk", "loop_header"]
+    assert len(w.mails()) == 1  # nothing answered any of them
+
+
+def test_staff_email_reply_threads_and_keeps_the_first_response_time(mail_world):
+    w = mail_world
+    w.telegram(1, 507, "My parcel never came")  # T0: the clock starts
+    w.at(10)
+    w.telegram(2, 507, f"mail me: {CUSTOMER}", minutes=10)
+    w.run()
+    conv_id = w.conversation_of(507)["id"]
+    address = w.mails()[0]["Reply-To"]
+    w.at(20)
+    w.receive(reply_mail(address, "Order 12345", message_id="c1@example.com"))
+    w.at(30)
+    status, queued = w.reply(conv_id, {"text": "Found it: it ships today."})
+    assert status == 202
+    w.run()
+    mail = w.mails()[-1]
+    assert mail["To"] == CUSTOMER and mail["Reply-To"] == address
+    assert mail["In-Reply-To"].strip() == "<c1@example.com>"
+    assert "c1@example.com" in mail["References"] and w.mails()[0]["Message-ID"].strip() in mail["References"]
+    assert mail.get_body(("plain",)).get_content().strip() == "Found it: it ships today."
+    assert "Auto-Submitted" not in mail
+    conv = w.conversation_of(507)
+    assert conv["sla"]["policy"] == "email" and conv["sla"]["state"] == "met"
+    assert conv["sla"]["started_at"] == "2026-11-23T09:00:00.000Z"
+    assert conv["sla"]["response_seconds"] == 30 * 60  # from the first message, across the move
+    assert conv["messages"][-1]["text"] == "Found it: it ships today."
+    assert w.telegram_sent() and not [t for t in w.telegram_sent() if "ships today" in t]  # went by email only
+
+
+def test_ses_refusal_is_not_retried_and_shows_on_the_conversation(mail_world):
+    w = mail_world
+    conv_id, address, _ = _handed_off(w, 508)
+    w.receive(reply_mail(address, "Order 1", message_id="r1@example.com"))
+    boto3.client("ses").delete_identity(Identity=DOMAIN)  # the domain lost its verification
+    try:
+        assert w.reply(conv_id, {"text": "On its way"})[0] == 202
+        w.run()
+        conv = w.conversation_of(508)
+        assert conv["delivery_failed"]["reason"].startswith("ses:MessageRejected")
+        assert w.dead_letters() == 0 and len(w.mails()) == 1
+    finally:
+        boto3.client("ses").verify_domain_identity(Domain=DOMAIN)
