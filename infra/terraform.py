@@ -26,7 +26,7 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
 FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick",
-             "deliver_outbound": "DeliverOutbound"}
+             "deliver_outbound": "DeliverOutbound", "handle_inbound_email": "HandleInboundEmail"}
 
 VARIABLES = {
     "heed_table_name": "The DynamoDB table (infra/template.yaml HeedTable: keys, indexes, TTL, stream)",
@@ -38,6 +38,10 @@ VARIABLES = {
     "deliver_outbound_role_arn": "The outbound sender's role (infra/template.yaml DeliverOutboundRole grants)",
     "heed_outbound_queue_arn": "The outbound queue (OutboundQueue, with its redrive dead-letter queue)",
     "heed_outbound_queue_url": "The outbound queue's URL",
+    "handle_inbound_email_role_arn": "The inbound mail function's role (infra/template.yaml HandleInboundEmailRole "
+                                     "grants); invoke it from the inbound bucket's ObjectCreated notifications",
+    "heed_email_domain": "The mail domain of reply addresses (an SES-verified identity); empty turns email off",
+    "heed_email_from": "Heed's From address, <local part>@<heed_email_domain>",
 }
 
 
@@ -52,8 +56,11 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
         function["role"] = f"${{var.{name}_role_arn}}"
         variables = function.setdefault("environment", {}).setdefault("variables", {})
         variables["HEED_TABLE"] = "${var.heed_table_name}"
-        if name != "sla_tick":
+        if name not in ("sla_tick", "handle_inbound_email"):
             variables["HEED_OUTBOUND_QUEUE_URL"] = "${var.heed_outbound_queue_url}"
+        if name != "sla_tick":
+            variables["HEED_EMAIL_DOMAIN"] = "${var.heed_email_domain}"
+            variables["HEED_EMAIL_FROM"] = "${var.heed_email_from}"
     functions["sla_tick"]["environment"]["variables"]["HEED_PUBLIC_URL"] = (
         "${aws_api_gateway_deployment.rest_api.invoke_url}")
     mapping = _stream_mapping(tf)

@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BOTO3_AND_DEPS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
 FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole",
-             "DeliverOutbound": "DeliverOutboundRole"}
+             "DeliverOutbound": "DeliverOutboundRole", "HandleInboundEmail": "HandleInboundEmailRole"}
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve",
-               "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies"}
+               "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies",
+               "/conversations/{conversation_id}/handoff"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
 PROBE = r"""
@@ -196,6 +197,21 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         denied = [s for s in statements(resources[role]) if s["Effect"] == "Deny"]
         assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
                            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
+    # Inbound email: reads raw mail from its bucket only; only DeliverOutbound sends email.
+    assert granted["HandleInboundEmail"] == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject",
+                                             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+    assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound"]
+    events = resources["HandleInboundEmail"]["Properties"]["Events"]
+    assert events["InboundMail"]["Properties"]["Bucket"] == {"Ref": "InboundMailBucket"}
+    bucket = resources["InboundMailBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {"Ref": "InboundMailDays"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    [ses_put] = [s for s in resources["InboundMailBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                 if s["Effect"] == "Allow"]
+    assert ses_put["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    rule = resources["InboundMailRule"]["Properties"]["Rule"]
+    assert rule["Actions"][0]["S3Action"]["BucketName"] == {"Ref": "InboundMailBucket"}
     secrets = [s for s in statements(resources["ApiHandlerRole"]) if s.get("Sid") == "Secrets"]
     assert all("${SecretsPath}" in r["Fn::Sub"] for r in secrets[0]["Resource"])
 
@@ -265,7 +281,9 @@ def test_terraform_layout(tmp_path):
     functions = tf["resource"]["aws_lambda_function"]
     assert {name: f["role"] for name, f in functions.items()} == {
         "api_handler": "${var.api_handler_role_arn}", "sla_stream": "${var.sla_stream_role_arn}",
-        "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}"}
+        "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}",
+        "handle_inbound_email": "${var.handle_inbound_email_role_arn}"}
+    assert functions["handle_inbound_email"]["environment"]["variables"]["HEED_EMAIL_DOMAIN"] == "${var.heed_email_domain}"
     assert all(f["environment"]["variables"]["HEED_TABLE"] == "${var.heed_table_name}" for f in functions.values())
     mappings = {name.split("-")[0]: m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()}
     stream = next(m for name, m in mappings.items() if name.startswith("sla_stream"))

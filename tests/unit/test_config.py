@@ -93,8 +93,10 @@ def write(tmp_path: Path, text: str, name: str = "heed.toml") -> str:
 
 def test_default_file_loads() -> None:
     loaded = load_config()
-    assert [policy.name for policy in loaded.policies] == ["urgent", "public", "dm"]
-    urgent, public, dm = loaded.policies
+    assert [policy.name for policy in loaded.policies] == ["urgent", "public", "email", "dm"]
+    assert (loaded.handoff.after_messages, loaded.handoff.on_email_address) == (8, True)
+    urgent, public, email, dm = loaded.policies
+    assert (email.match, email.first_response) == ({"channel": frozenset({"email"})}, timedelta(hours=8))
     assert (urgent.first_response, urgent.next_response, urgent.calendar) == (
         timedelta(minutes=15),
         timedelta(minutes=30),
@@ -218,7 +220,7 @@ MISTAKES: list[tuple[Callable[[dict[str, Any]], None], str]] = [
     (set_key("sla", "policies", value={"name": "x"}), "sla.policies: expected a list, got a table"),
     (drop_key("sla"), "sla: missing"),
     (set_key("sla", "policy", value=[]), "sla.policy: unknown key"),
-    (set_key("slas", value={}), "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge)"),
+    (set_key("slas", value={}), "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge, handoff)"),
     # match
     (set_key(*POLICY, 0, "match", value={"chanel": "dm"}), "sla.policies[0].match.chanel: unknown key"),
     (set_key(*POLICY, 0, "match", value={"channel": "sms"}), "sla.policies[0].match.channel: 'sms' is not a channel"),
@@ -366,7 +368,7 @@ def test_default_policy_for() -> None:
     assert loaded.policy_for("x", "mention", "1", "urgent").name == "urgent"  # type: ignore[union-attr]
     assert loaded.policy_for("facebook", "comment", "1").name == "public"  # type: ignore[union-attr]
     assert loaded.policy_for("telegram", "dm", "1").name == "dm"  # type: ignore[union-attr]
-    assert loaded.policy_for("email", "email", "support@example.com", "low").name == "dm"  # type: ignore[union-attr]
+    assert loaded.policy_for("telegram", "email", "support@example.com", "low").name == "email"  # type: ignore[union-attr]
 
 
 def test_policy_for_is_none_without_a_catch_all() -> None:
@@ -415,3 +417,16 @@ def test_pager_hands_a_quiet_phone_over_to_the_next_level_but_never_drops_it() -
     assert loaded.pager(0, day) == ("+15555550100",)
     assert loaded.pager(0, night) == ("+15555550102",)  # level 1 asleep: the awake phone of level 2 instead
     assert loaded.pager(1, night) == ("+15555550101", "+15555550102")  # the last level: nobody is dropped
+
+
+def test_handoff_rules_are_checked() -> None:
+    base = {"sla": {"policies": [{"name": "all", "first_response": "1h", "next_response": "1h",
+                                  "calendar": "always"}]}}
+    assert parse_config(base).handoff.on_email_address is False  # no [handoff]: only staff hand off
+    assert parse_config({**base, "handoff": {"after_messages": 3}}).handoff.after_messages == 3
+    for bad, message in (({"after_messages": 0}, "handoff.after_messages: expected a whole number"),
+                         ({"after_characters": "5"}, "handoff.after_characters: expected a whole number"),
+                         ({"on_email_address": "yes"}, "handoff.on_email_address: expected true or false"),
+                         ({"after": 3}, "handoff.after: unknown key")):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({**base, "handoff": bad})

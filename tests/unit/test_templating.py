@@ -93,7 +93,10 @@ def test_after_hours_says_when_the_team_is_back() -> None:
 def test_make_check_templates_passes() -> None:
     problems, renders = check()
     assert problems == []
-    assert renders == len(SHIPPED) * len(EVERYWHERE) * len(templating.samples())
+    # the handoff notice (English only) goes to DMs and private replies, never public: 7 places
+    handoff_places = [(p, c) for p, c in EVERYWHERE if c in templating.KIND_CHANNELS["handoff"]]
+    assert len(handoff_places) == 7
+    assert renders == (len(SHIPPED) * len(EVERYWHERE) + len(handoff_places)) * len(templating.samples())
     assert templating.main(["--check"]) == 0  # what `make check-templates` runs
 
 
@@ -281,3 +284,13 @@ def test_check_names_the_template_and_the_limit(tmp_path: Path, capsys: pytest.C
 def test_check_finds(tmp_path: Path, templates: dict[str, str], problem: str) -> None:
     problems, _ = check(write(tmp_path, **{**GOOD, **templates}))
     assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_the_handoff_notice_names_the_reply_address_and_fits_everywhere_it_goes() -> None:
+    address = templating.SAMPLE_EXTRAS["reply_address"]
+    for platform, channel in [(p, c) for p, c in EVERYWHERE if c in ("dm", "private_reply")]:
+        variables = {**templating.samples()[2][1], "reply_address": address}
+        text = templating.render("handoff", platform, channel, "en", variables)
+        assert address in text and templating.fits(platform, channel, text)
+    with pytest.raises(templating.TemplateError, match="reply_address"):
+        templating.render("handoff", "telegram", "dm", "en", templating.samples()[0][1])
