@@ -283,7 +283,8 @@ def test_terraform_layout(tmp_path):
         "api_handler": "${var.api_handler_role_arn}", "sla_stream": "${var.sla_stream_role_arn}",
         "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}",
         "handle_inbound_email": "${var.handle_inbound_email_role_arn}"}
-    assert functions["handle_inbound_email"]["environment"]["variables"]["HEED_EMAIL_DOMAIN"] == "${var.heed_email_domain}"
+    inbound_env = functions["handle_inbound_email"]["environment"]["variables"]
+    assert inbound_env["HEED_EMAIL_DOMAIN"] == "${var.heed_email_domain}"
     assert all(f["environment"]["variables"]["HEED_TABLE"] == "${var.heed_table_name}" for f in functions.values())
     mappings = {name.split("-")[0]: m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()}
     stream = next(m for name, m in mappings.items() if name.startswith("sla_stream"))
