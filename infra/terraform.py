@@ -26,7 +26,7 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
 FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick",
-             "deliver_outbound": "DeliverOutbound"}
+             "deliver_outbound": "DeliverOutbound", "reports_daily": "ReportsDaily"}
 
 VARIABLES = {
     "heed_table_name": "The DynamoDB table (infra/template.yaml HeedTable: keys, indexes, TTL, stream)",
@@ -36,6 +36,7 @@ VARIABLES = {
     "sla_stream_role_arn": "The stream function's role (infra/template.yaml SlaStreamRole grants)",
     "sla_tick_role_arn": "The SLA checker's role (infra/template.yaml SlaTickRole grants)",
     "deliver_outbound_role_arn": "The outbound sender's role (infra/template.yaml DeliverOutboundRole grants)",
+    "reports_daily_role_arn": "The reports job's role (infra/template.yaml ReportsDailyRole grants)",
     "heed_outbound_queue_arn": "The outbound queue (OutboundQueue, with its redrive dead-letter queue)",
     "heed_outbound_queue_url": "The outbound queue's URL",
 }
@@ -52,7 +53,7 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
         function["role"] = f"${{var.{name}_role_arn}}"
         variables = function.setdefault("environment", {}).setdefault("variables", {})
         variables["HEED_TABLE"] = "${var.heed_table_name}"
-        if name != "sla_tick":
+        if name not in ("sla_tick", "reports_daily"):
             variables["HEED_OUTBOUND_QUEUE_URL"] = "${var.heed_outbound_queue_url}"
     functions["sla_tick"]["environment"]["variables"]["HEED_PUBLIC_URL"] = (
         "${aws_api_gateway_deployment.rest_api.invoke_url}")

@@ -27,3 +27,9 @@ def on_outbound(event: Any) -> dict[str, list[dict[str, str]]]:
 
     retry = delivery.deliver(record.to_dict() for record in event)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in retry]}
+
+
+def on_reports_day() -> None:
+    from functions import weekly_report
+
+    weekly_report.daily()

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BOTO3_AND_DEPS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
 FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole",
-             "DeliverOutbound": "DeliverOutboundRole"}
+             "DeliverOutbound": "DeliverOutboundRole", "ReportsDaily": "ReportsDailyRole"}
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve",
                "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
@@ -265,7 +265,8 @@ def test_terraform_layout(tmp_path):
     functions = tf["resource"]["aws_lambda_function"]
     assert {name: f["role"] for name, f in functions.items()} == {
         "api_handler": "${var.api_handler_role_arn}", "sla_stream": "${var.sla_stream_role_arn}",
-        "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}"}
+        "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}",
+        "reports_daily": "${var.reports_daily_role_arn}"}
     assert all(f["environment"]["variables"]["HEED_TABLE"] == "${var.heed_table_name}" for f in functions.values())
     mappings = {name.split("-")[0]: m for name, m in tf["resource"]["aws_lambda_event_source_mapping"].items()}
     stream = next(m for name, m in mappings.items() if name.startswith("sla_stream"))
