@@ -187,7 +187,8 @@ def summary(stats: Stats) -> dict[str, Any]:
         responses = stats["responses"][kind]
         out[kind] = {
             "count": sum(responses["wall"].values()),
-            **{scale: {f"p{p}": percentile(responses[scale], p) for p in PERCENTILES} for scale in ("wall", "business")},
+            **{scale: {f"p{p}": percentile(responses[scale], p) for p in PERCENTILES}
+               for scale in ("wall", "business")},
         }
     out.update({
         "met": stats["met"],

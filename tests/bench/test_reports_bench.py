@@ -73,7 +73,8 @@ def day_entries(day: datetime, messages: int, rng: random.Random, hours: float =
             event = {"kind": kind_name, "clock_id": clock, "at": stamp, "policy": "default", "detail": detail}
             items.append({"pk": f"CONV#{conv}", "sk": f"SLA#{stamp}#0000000001#{clock}#{kind_name}#0",
                           "type": "sla_event", "event": json.dumps(event), "platform": platform, "channel": channel,
-                          "policy": "default", "gsi3pk": f"DAY#{stamp[:10]}", "gsi3sk": f"S#{stamp}#{conv}#{kind_name}"})
+                          "policy": "default", "gsi3pk": f"DAY#{stamp[:10]}",
+                          "gsi3sk": f"S#{stamp}#{conv}#{kind_name}"})
     return items
 
 
@@ -147,6 +148,7 @@ def test_month_report_reads_rollups_not_the_month(client, stack_env):
     extra_small = small[2]["requests"] - small[3]["requests"]
     extra_mid = mid[2]["requests"] - mid[3]["requests"]
     say(f"reports: the 30 closed days cost {extra_small} vs {extra_mid} extra requests over a today-only report "
-        f"(1k vs 100k msgs/month; target equal), month-report requests ratio {mid[2]['requests'] / small[2]['requests']:.2f}, "
+        f"(1k vs 100k msgs/month; target equal), month-report requests ratio "
+        f"{mid[2]['requests'] / small[2]['requests']:.2f}, "
         f"latency ratio month/today at 100k: {mid[2]['seconds'] / mid[3]['seconds']:.2f}")
     assert extra_small == extra_mid == 1  # one BatchGetItem for 30 rollups, whatever the month held
