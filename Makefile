@@ -12,7 +12,7 @@ LINT_VENV ?= .venv-lint
 # A stage's environment variable from .chalice/config.json, where stages are defined.
 stage_env = $(shell $(PYTHON) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"].get("$(STAGE)", {}).get("environment_variables", {}).get("$(1)", ""))')
 
-.PHONY: venv run test unit bench reliability lint package deploy terraform clean check-templates sim sim-sent sim-reset
+.PHONY: venv run test unit bench reliability lint package deploy terraform clean check-templates sim sim-sent sim-reset report
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ sim-sent: venv
 
 sim-reset: venv
 	$(PY) -m local.simulator reset
+
+# With `make run` going: send the weekly report now (from HEED_EMAIL_FROM, default reports@heed.local, to
+# HEED_REPORT_RECIPIENTS, default manager@heed.local) through the emulator's SES; ARGS=--dry-run prints it.
+report: venv
+	$(PY) -m local.report $(ARGS)
 
 sim-%: venv
 	$(PY) -m local.simulator send $* "$(MSG)" --customer "$(CUSTOMER)"

@@ -1,9 +1,9 @@
 """Heed's routes and events: wiring only. Each hands off to one function in ``functions/``."""
 import os
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
-from functions.handlers import ack, events, staff, webhooks
+from functions.handlers import ack, dashboard, events, reports, staff, webhooks
 from functions.http import staff_authorizer
 
 app = Chalice(app_name="heed")
@@ -75,6 +75,22 @@ def hand_off(conversation_id):
     return staff.hand_off(app.current_request, conversation_id)
 
 
+@app.route("/reports/response-times", methods=["GET"], authorizer=STAFF_AUTHORIZER)
+def report_response_times():
+    return reports.response_times(app.current_request)
+
+
+@app.route("/reports/conversations.csv", methods=["GET"], authorizer=STAFF_AUTHORIZER)
+def report_conversations_csv():
+    return reports.conversations_csv(app.current_request)
+
+
+# The staff dashboard: a page without data; its script calls the staff API with the staff token.
+@app.route("/dashboard", methods=["GET"])
+def staff_dashboard():
+    return dashboard.page()
+
+
 # One-tap acknowledgement from an alert SMS: the signed token is the credential.
 @app.route("/ack/{token}", methods=["GET"])
 def acknowledge(token):
@@ -106,3 +122,9 @@ def deliver_outbound(event):
 @app.lambda_function(name="handle_inbound_email")
 def handle_inbound_email(event, context):
     return events.on_inbound_email(event)
+
+
+# Day rollups for the reports, every morning; on Mondays also the weekly report by email.
+@app.schedule(Cron(0, 6, "*", "*", "?", "*"))
+def reports_daily(event):
+    events.on_reports_day()

@@ -26,7 +26,8 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
 FUNCTIONS = {"api_handler": "APIHandler", "sla_stream": "SlaStream", "sla_tick": "SlaTick",
-             "deliver_outbound": "DeliverOutbound", "handle_inbound_email": "HandleInboundEmail"}
+             "deliver_outbound": "DeliverOutbound", "handle_inbound_email": "HandleInboundEmail",
+             "reports_daily": "ReportsDaily"}
 
 VARIABLES = {
     "heed_table_name": "The DynamoDB table (infra/template.yaml HeedTable: keys, indexes, TTL, stream)",
@@ -36,6 +37,7 @@ VARIABLES = {
     "sla_stream_role_arn": "The stream function's role (infra/template.yaml SlaStreamRole grants)",
     "sla_tick_role_arn": "The SLA checker's role (infra/template.yaml SlaTickRole grants)",
     "deliver_outbound_role_arn": "The outbound sender's role (infra/template.yaml DeliverOutboundRole grants)",
+    "reports_daily_role_arn": "The reports job's role (infra/template.yaml ReportsDailyRole grants)",
     "heed_outbound_queue_arn": "The outbound queue (OutboundQueue, with its redrive dead-letter queue)",
     "heed_outbound_queue_url": "The outbound queue's URL",
     "handle_inbound_email_role_arn": "The inbound mail function's role (infra/template.yaml HandleInboundEmailRole "
@@ -56,7 +58,7 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
         function["role"] = f"${{var.{name}_role_arn}}"
         variables = function.setdefault("environment", {}).setdefault("variables", {})
         variables["HEED_TABLE"] = "${var.heed_table_name}"
-        if name not in ("sla_tick", "handle_inbound_email"):
+        if name not in ("sla_tick", "handle_inbound_email", "reports_daily"):
             variables["HEED_OUTBOUND_QUEUE_URL"] = "${var.heed_outbound_queue_url}"
         if name != "sla_tick":
             variables["HEED_EMAIL_DOMAIN"] = "${var.heed_email_domain}"

@@ -202,8 +202,9 @@ def _stop_by_reply(sla: Sla, clock: Clock, fact: Fact, policy: Optional[PolicyLi
     stopped = replace(clock, state="breached" if late else "met", stopped_at=fact.sent_at, response_seconds=wall,
                       business_seconds=business)
     kind = "responded_late" if late else "met"
+    extra = {"paged_breach": clock.state == "breached"} if late else {}  # reports count each breach once
     return replace(sla, clock=stopped), [_event(kind, stopped, fact.sent_at, message_id=fact.message_id,
-                                                response_seconds=wall, business_seconds=business)]
+                                                response_seconds=wall, business_seconds=business, **extra)]
 
 
 def resolve(sla: Sla, at: datetime) -> tuple[Sla, list[Event]]:

@@ -34,3 +34,9 @@ def on_inbound_email(event: Any) -> dict[str, int]:
     from functions import inbound_mail
 
     return {"stored": inbound_mail.handle_s3_event(event)}
+
+
+def on_reports_day() -> None:
+    from functions import weekly_report
+
+    weekly_report.daily()

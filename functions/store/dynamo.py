@@ -303,6 +303,9 @@ def _message_item(threaded: Threaded, delivery_id: str, received_at: str) -> dic
         "raw": json.dumps(m.raw, separators=(",", ":"), default=str),  # ensure_ascii: no lone surrogates
         "automated": True if m.automated else None,
     }
+    if m.direction == "in" and not m.automated:  # the reports' day index (noise share, complaint terms)
+        item["gsi3pk"] = f"DAY#{sent_at[:10]}"
+        item["gsi3sk"] = f"M#{sent_at}#{m.platform_message_id}"
     if _size(item) > MAX_ITEM_BYTES:
         raise BadRequest(f"message {m.platform_message_id[:64]} is too large to store")
     return item
@@ -642,10 +645,11 @@ class SlaRecord:
     version: int
     alert_key: Optional[str]
     alert_sent: tuple[str, ...]
+    priority: Optional[str] = None  # set by triage on the conversation; reports group by it
 
 
 _SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_id", "root_id", "customer_name", "status", "sla",
-              "sla_version", "alert_key", "alert_sent", "handed_off_from")
+              "sla_version", "alert_key", "alert_sent", "handed_off_from", "priority")
 
 
 def get_sla(conversation_id: str) -> Optional[SlaRecord]:
@@ -677,6 +681,7 @@ def save_sla(record: SlaRecord, sla: dict, due: Optional[tuple[str, str]], event
         names["#status"] = "status"
         sets += ["#status = :status", "gsi1pk = :status_pk"]
         values.update({":status": status, ":status_pk": f"STATUS#{status}"})
+    adds = _report_summary(events, sets, values)
     condition = "attribute_exists(pk) AND "
     if record.version:
         condition += "#v = :expected"
@@ -686,13 +691,14 @@ def save_sla(record: SlaRecord, sla: dict, due: Optional[tuple[str, str]], event
     actions = [{"Update": {
         "TableName": table,
         "Key": _marshal({"pk": f"CONV#{record.conversation_id}", "sk": "CONV"}),
-        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+                            + (" ADD " + ", ".join(adds) if adds else ""),
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": _marshal(values),
     }}]
     for event in events:
-        item = _sla_event_item(record.conversation_id, record.version + 1, event)
+        item = _sla_event_item(record.conversation_id, record.version + 1, event, record)
         actions.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
                                 "Item": _marshal(item)}})
     return _transact_or_conflict(actions)
@@ -773,12 +779,47 @@ def sla_events(conversation_id: str) -> list[dict]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _sla_event_item(conversation_id: str, version: int, event: dict) -> dict[str, Any]:
-    """Sorted by time, then by the SLA version that wrote it (events written in the same instant)."""
+# SLA events the reports read, through the day index gsi3 (functions/domain/reports.py).
+REPORT_EVENT_KINDS = frozenset({"opened", "met", "responded_late", "breached", "resolved"})
+
+
+def _sla_event_item(conversation_id: str, version: int, event: dict,
+                    record: Optional[SlaRecord] = None) -> dict[str, Any]:
+    """Sorted by time, then by the SLA version that wrote it (events written in the same instant).
+
+    Events the reports count also go into the day index (``gsi3``) with the
+    dimensions they are grouped by, fixed as they were when it happened.
+    """
     number = event["detail"].get("number") or event["detail"].get("level") or 0
-    sk = f"SLA#{event['at']}#{version:010d}#{event['clock_id']}#{event['kind']}#{number}"
-    return {"pk": f"CONV#{conversation_id}", "sk": sk, "type": "sla_event",
-            "event": json.dumps(event, separators=(",", ":"), default=str)}
+    suffix = f"{event['clock_id']}#{event['kind']}#{number}"
+    item: dict[str, Any] = {"pk": f"CONV#{conversation_id}", "sk": f"SLA#{event['at']}#{version:010d}#{suffix}",
+                            "type": "sla_event", "event": json.dumps(event, separators=(",", ":"), default=str)}
+    if record is not None and event["kind"] in REPORT_EVENT_KINDS:
+        item.update(gsi3pk=f"DAY#{event['at'][:10]}", gsi3sk=f"S#{event['at']}#{conversation_id}#{suffix}",
+                    platform=record.platform, channel=record.channel, policy=event["policy"],
+                    priority=event["detail"].get("priority") or record.priority)
+    return item
+
+
+def _report_summary(events: list[dict], sets: list[str], values: dict[str, Any]) -> list[str]:
+    """The conversation's own summary for the CSV export: first response times, breach count."""
+    adds: list[str] = []
+    breaches = 0
+    for event in events:
+        detail = event["detail"]
+        if event["kind"] in ("met", "responded_late") and event["clock_id"].startswith("f"):
+            sets += ["first_response_seconds = if_not_exists(first_response_seconds, :frs)",
+                     "first_response_business_seconds = if_not_exists(first_response_business_seconds, :frb)"]
+            values.update({":frs": detail.get("response_seconds"), ":frb": detail.get("business_seconds")})
+            if values[":frb"] is None:
+                sets.pop()
+                values.pop(":frb")
+        if event["kind"] == "breached" or (event["kind"] == "responded_late" and not detail.get("paged_breach")):
+            breaches += 1
+    if breaches:
+        adds.append("breach_count :breaches")
+        values[":breaches"] = breaches
+    return adds
 
 
 def _sla_record(item: dict[str, Any]) -> SlaRecord:
@@ -787,7 +828,7 @@ def _sla_record(item: dict[str, Any]) -> SlaRecord:
         account_id=item["account_id"], customer_id=item["customer_id"], root_id=item.get("root_id"),
         customer_name=item.get("customer_name"), status=item.get("status", "open"),
         sla=json.loads(item["sla"]) if "sla" in item else {}, version=int(item.get("sla_version", 0)),
-        alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])),
+        alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])), priority=item.get("priority"),
     )
 
 
@@ -922,6 +963,101 @@ def _call_raw(operation: str, **params: Any) -> dict:
     except BotoCoreError as exc:
         log("store_unavailable", level="ERROR", operation=operation, error=type(exc).__name__)
         raise StorageUnavailable("storage is unavailable; retry") from None
+
+
+# ---------------------------------------------------------------- reports
+#
+# The day index gsi3 (sparse): inbound messages (``M#<sent_at>#<id>``) and the SLA
+# events reports count (``S#<at>#<conversation>#...``) under ``DAY#<yyyy-mm-dd>``
+# (UTC). A day's rollup (``pk=REPORT#<yyyy-mm-dd>, sk=ROLLUP``) is computed from
+# that partition and overwritten whole, so recomputing is harmless.
+
+_DAY_ATTRS = ("type", "platform", "channel", "policy", "priority", "labels", "text", "event")
+
+
+def day_entries(day: str) -> Iterator[dict[str, Any]]:
+    """A day's reporting entries, oldest first: messages as stored, events as their JSON plus dimensions."""
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi3",
+        "KeyConditionExpression": "gsi3pk = :pk",
+        "ExpressionAttributeValues": _marshal({":pk": f"DAY#{day}"}),
+        **_projection(_DAY_ATTRS),
+    }
+    while True:
+        page = _call("query", **params)
+        for raw in page.get("Items", []):
+            item = _plain(raw)
+            if item.get("type") == "sla_event":
+                event = json.loads(item.pop("event"))
+                item.update(kind=event["kind"], clock_id=event["clock_id"], detail=event["detail"],
+                            policy=event["policy"])
+            yield item
+        if "LastEvaluatedKey" not in page:
+            return
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_rollups(days: list[str]) -> dict[str, dict[str, Any]]:
+    """Stored rollups of ``days`` (those that exist): ``{day: {"rollup", "computed_at"}}``; 100 days a request."""
+    table = settings.required("HEED_TABLE")
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(days), 100):
+        keys = [_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP"}) for day in days[start:start + 100]]
+        request = {table: {"Keys": keys, **_projection(("day", "rollup", "computed_at"))}}
+        while request:
+            response = _call("batch_get_item", RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                item = _plain(raw)
+                found[item["day"]] = {"rollup": json.loads(zlib.decompress(item["rollup"])),
+                                      "computed_at": item["computed_at"]}
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def put_rollup(day: str, rollup: dict[str, Any], computed_at: str) -> None:
+    """Store (replace) a closed day's rollup; compressed, it stays far below the item limit."""
+    packed = zlib.compress(json.dumps(rollup, separators=(",", ":")).encode(), 6)
+    _call("put_item", TableName=settings.required("HEED_TABLE"),
+          Item=_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP", "type": "report_rollup", "day": day,
+                         "rollup": packed, "entries": rollup.get("entries", 0), "computed_at": computed_at}))
+
+
+def conversations_active(start: str, end: str) -> Iterator[dict[str, Any]]:
+    """Conversations (open and resolved) whose last activity is in ``[start, end)``: two index range reads."""
+    for status in ("open", "resolved"):
+        params: dict[str, Any] = {
+            "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": _marshal({":pk": f"STATUS#{status}", ":start": start, ":end": end}),
+        }
+        while True:
+            page = _call("query", **params)
+            for raw in page.get("Items", []):
+                item = _plain(raw)
+                if item.get("type") == "conversation" and item.get("last_message_at", "") < end:
+                    yield item
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def incidents_since(start: str) -> list[dict[str, Any]]:
+    """Incidents first seen at or after ``start`` (``INCIDENT#<id>`` items listed in gsi1 under ``INCIDENTS``).
+
+    Triage writes them; until it does this finds none.
+    """
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :start",
+        "ExpressionAttributeValues": _marshal({":pk": "INCIDENTS", ":start": start}),
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        page = _call("query", **params)
+        found += [_plain(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return found
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 # ---------------------------------------------------------------- helpers

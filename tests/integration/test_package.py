@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BOTO3_AND_DEPS = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
 FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole",
-             "DeliverOutbound": "DeliverOutboundRole", "HandleInboundEmail": "HandleInboundEmailRole"}
+             "DeliverOutbound": "DeliverOutboundRole", "HandleInboundEmail": "HandleInboundEmailRole",
+             "ReportsDaily": "ReportsDailyRole"}
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve",
                "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies",
-               "/conversations/{conversation_id}/handoff"}
+               "/conversations/{conversation_id}/handoff",
+               "/reports/response-times", "/reports/conversations.csv"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
 PROBE = r"""
@@ -197,10 +199,14 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         denied = [s for s in statements(resources[role]) if s["Effect"] == "Deny"]
         assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
                            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
-    # Inbound email: reads raw mail from its bucket only; only DeliverOutbound sends email.
+    # Inbound email: reads raw mail from its bucket only; only DeliverOutbound and the weekly report send
+    # email, and only from the stage's domain.
     assert granted["HandleInboundEmail"] == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject",
                                              "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
-    assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound"]
+    assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound", "ReportsDaily"]
+    for role in ("DeliverOutboundRole", "ReportsDailyRole"):
+        sent = [s["Resource"] for s in statements(resources[role]) if "ses:SendRawEmail" in s["Action"]]
+        assert sent == [[{"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailDomain}"}]]
     events = resources["HandleInboundEmail"]["Properties"]["Events"]
     assert events["InboundMail"]["Properties"]["Bucket"] == {"Ref": "InboundMailBucket"}
     bucket = resources["InboundMailBucket"]["Properties"]
@@ -282,7 +288,8 @@ def test_terraform_layout(tmp_path):
     assert {name: f["role"] for name, f in functions.items()} == {
         "api_handler": "${var.api_handler_role_arn}", "sla_stream": "${var.sla_stream_role_arn}",
         "sla_tick": "${var.sla_tick_role_arn}", "deliver_outbound": "${var.deliver_outbound_role_arn}",
-        "handle_inbound_email": "${var.handle_inbound_email_role_arn}"}
+        "handle_inbound_email": "${var.handle_inbound_email_role_arn}",
+        "reports_daily": "${var.reports_daily_role_arn}"}
     inbound_env = functions["handle_inbound_email"]["environment"]["variables"]
     assert inbound_env["HEED_EMAIL_DOMAIN"] == "${var.heed_email_domain}"
     assert all(f["environment"]["variables"]["HEED_TABLE"] == "${var.heed_table_name}" for f in functions.values())
