@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from functions import metrics
 from functions.config import Config
@@ -64,7 +64,8 @@ def _place(signature: Signature, message: dynamo.StreamMessage, config: Config) 
     if cluster is None:
         return 0
     new_id = incident_id(cluster)
-    opened = dynamo.open_incident(new_id, cluster, iso_utc(signature.at - settings.window))
+    opened = dynamo.open_incident(new_id, cluster, iso_utc(signature.at - settings.window),
+                                  iso_utc(datetime.now(UTC)))
     if opened:
         log("incident_opened", incident_id=new_id, customers=cluster.customers, terms=len(cluster.terms))
         metrics.count("Incidents")

@@ -843,16 +843,19 @@ def recent_incidents(since: str) -> list[OpenIncident]:
             for i in map(_plain, page.get("Items", []))]
 
 
-def open_incident(incident_id: str, cluster: Cluster, active_since: str) -> bool:
-    """Create the incident and take its term key, unless either exists (False: join the key's owner)."""
+def open_incident(incident_id: str, cluster: Cluster, active_since: str, now: str) -> bool:
+    """Create the incident and take its term key, unless either exists (False: join the key's owner).
+
+    ``now`` (when Heed opened it) is when its page falls due.
+    """
     table = settings.required("HEED_TABLE")
     first, last = iso_utc(cluster.members[0].at), iso_utc(max(m.at for m in cluster.members))
     key = "|".join(cluster.key)
     incident = {
         "pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT", "type": "incident", "id": incident_id,
-        "status": "open", "key": list(cluster.key), "terms": list(cluster.terms), "opened_at": last,
-        "first_seen": first, "last_seen": last, "gsi1pk": "INCIDENTS", "gsi1sk": f"{last}#{incident_id}",
-        "gsi2pk": "INCIDENT#page", "gsi2sk": f"{last}#{incident_id}",
+        "status": "open", "key": list(cluster.key), "terms": list(cluster.terms), "opened_at": now,
+        "first_seen": first, "last_seen": last, "gsi1pk": "INCIDENTS", "gsi1sk": f"{now}#{incident_id}",
+        "gsi2pk": "INCIDENT#page", "gsi2sk": f"{now}#{incident_id}",
     }
     lock = {"pk": f"INCIDENT-KEY#{key}", "sk": "KEY", "type": "incident_key", "incident_id": incident_id,
             "last_seen": last, "expires_at": int(cluster.members[-1].at.timestamp()) + INCIDENT_KEEP_SECONDS}
