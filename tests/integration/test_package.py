@@ -180,11 +180,14 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         allowed = [s for s in statements(resources[role]) if s["Effect"] == "Allow"]
         for statement in allowed:
             assert all("*" not in action for action in statement["Action"]), statement  # no wildcard actions
-            if statement["Resource"] == "*":  # SMS: phone numbers have no ARN
+            if statement["Resource"] == "*" and function == "APIHandler":  # DetectSentiment has no resource type
+                assert statement["Action"] == ["comprehend:DetectSentiment"]
+            elif statement["Resource"] == "*":  # SMS: phone numbers have no ARN
                 assert statement["Action"] == ["sns:Publish"] and function in ("SlaTick", "DeliverOutbound")
         granted[function] = {action for s in allowed for action in s["Action"]}
     assert [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"].__len__() == len(FUNCTIONS)
     assert "sns:Publish" not in granted["APIHandler"] | granted["SlaStream"]
+    assert "comprehend:DetectSentiment" not in granted["SlaStream"] | granted["SlaTick"] | granted["DeliverOutbound"]
     assert "ssm:GetParametersByPath" not in granted["SlaStream"]  # needs no secret
     assert "dynamodb:GetRecords" in granted["SlaStream"] and "sqs:SendMessage" in granted["SlaStream"]
     assert not {"dynamodb:GetRecords", "sqs:SendMessage"} & granted["SlaTick"]
