@@ -34,7 +34,8 @@ POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
 FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaTick": "SlaTickRole",
              "DeliverOutbound": "DeliverOutboundRole"}
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve",
-               "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies"}
+               "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies",
+               "/conversations/{conversation_id}/labels", "/incidents", "/incidents/{incident_id}"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
 PROBE = r"""
