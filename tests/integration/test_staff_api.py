@@ -49,8 +49,10 @@ def test_list_newest_activity_first_with_opaque_cursor(client):
     assert [c["customer"]["id"] for c in seen] == [f"psid-{i}" for i in range(6, -1, -1)]
     first = seen[0]
     assert set(first) == {"id", "platform", "channel", "account_id", "customer", "status", "message_count",
-                          "last_message_at", "last_inbound_at", "sla", "delivery_failed"}
+                          "last_message_at", "last_inbound_at", "sla", "delivery_failed", "labels", "priority",
+                          "sentiment", "incident_id", "relabelled_by_staff"}
     assert first["sla"] is None  # clocks follow the table stream, which this test doesn't pump
+    assert (first["labels"], first["priority"], first["incident_id"]) == ([], "normal", None)  # rolled up there too
     assert (first["status"], first["platform"], first["channel"], first["message_count"]) == (
         "open", "facebook", "dm", 1)
     assert ISO_Z.fullmatch(first["last_message_at"]) and ISO_Z.fullmatch(first["last_inbound_at"])

@@ -7,8 +7,7 @@ the pump's stream reader), pages from ``sla_tick`` and moto's SMS record.
 from __future__ import annotations
 
 import json
-import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -16,12 +15,12 @@ import time_machine
 
 from functions import config
 from functions.store import dynamo
-from local.pump import TableStream, scheduled_event
+from local.pump import TableStream
 from tests import payloads as p
+from tests.integration.test_sla_alerts import T0, SlaWorld
 from tests.integration.test_webhooks import messages_in, post, table_items
 from tests.signing import body, meta_headers, staff_headers, x_headers
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 A, B = "+15555550100", "+15555550101"
 POLICY = f"""
 [[sla.policies]]
@@ -72,15 +71,12 @@ def world(client, stack_env, tmp_path, monkeypatch):
     config.reset()
 
 
-class World:
-    def __init__(self, client, stack_env, traveller):
-        self.client = client
-        self.env = stack_env
-        self.stream = TableStream(stack_env["table"])
-        self.traveller = traveller
+class World(SlaWorld):
+    """The SLA tests' world (time, stream, tick, SMS), plus triage's views."""
 
-    def at(self, minutes: float) -> None:
-        self.traveller.move_to(T0 + timedelta(minutes=minutes))
+    def __init__(self, client, stack_env, traveller):
+        super().__init__(client, stack_env, traveller)
+        self.env = stack_env
 
     def dm(self, psid: str, mid: str, text: str, minutes: float = 0) -> None:
         raw = body(p.meta("page", p.messenger_entry(p.messenger_event(
@@ -103,13 +99,6 @@ class World:
                                          headers={"Content-Type": "application/json",
                                                   **(staff_headers() if headers is None else headers)})
         return response.status_code, json.loads(response.body)
-
-    def tick(self) -> None:
-        self.client.lambda_.invoke("sla_tick", scheduled_event())
-
-    def sms(self) -> list[tuple[str, str]]:
-        data = json.load(urllib.request.urlopen(f"{self.env['endpoint']}/moto-api/data.json"))
-        return [(m["phone_number"], m["message"]) for m in data["sns"]["SMS"]]
 
     def queued(self) -> int:
         attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=self.env["queue"],
