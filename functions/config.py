@@ -130,7 +130,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -191,7 +191,7 @@ class Config:
     quiet_hours: dict[str, QuietHours]
     brand_name: str
     acknowledge: AcknowledgeSettings = AcknowledgeSettings()
-    triage: TriageRules = TriageRules()
+    triage: TriageRules = field(default_factory=TriageRules)
     incidents: IncidentSettings = IncidentSettings()
 
     @property

@@ -61,7 +61,8 @@ class TriageRules:
 
     language: str = "en"  # the fallback when a text's language is unclear
     vocabularies: dict[str, Vocabulary] = field(default_factory=lambda: dict(VOCABULARIES))
-    spam_patterns: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.S) for p in SPAM_PATTERNS)
+    spam_patterns: tuple[re.Pattern[str], ...] = field(  # compiled when rules are made, not at import
+        default_factory=lambda: tuple(re.compile(p, re.S) for p in SPAM_PATTERNS))
     vip: frozenset[str] = frozenset()  # customer ids, or "<platform>:<customer id>"
     follower_threshold: Optional[int] = None
     negative_below: float = -0.3  # sentiment at or below this is the "negative" signal (and a complaint)
