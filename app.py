@@ -91,6 +91,21 @@ def staff_dashboard():
     return dashboard.page()
 
 
+@app.route("/conversations/{conversation_id}/labels", methods=["POST"], authorizer=STAFF_AUTHORIZER)
+def relabel(conversation_id):
+    return staff.relabel(app.current_request, conversation_id)
+
+
+@app.route("/incidents", methods=["GET"], authorizer=STAFF_AUTHORIZER)
+def list_incidents():
+    return staff.list_incidents(app.current_request)
+
+
+@app.route("/incidents/{incident_id}", methods=["GET"], authorizer=STAFF_AUTHORIZER)
+def get_incident(incident_id):
+    return staff.get_incident(app.current_request, incident_id)
+
+
 # One-tap acknowledgement from an alert SMS: the signed token is the credential.
 @app.route("/ack/{token}", methods=["GET"])
 def acknowledge(token):

@@ -85,6 +85,46 @@ Schema (every key not marked optional is required; no other keys are allowed)::
     on_email_address = true               # optional, default true; hand off when the customer writes an
                                           # email address in a DM (never searched in public comments)
 
+    [triage]                              # optional table: how inbound messages are labelled and ranked
+    language = "en"                       # optional, default "en"; a language of the built-in vocabulary
+                                          # (en, nl, de, es, fr) or of [triage.languages]: used when a
+                                          # message's language is unclear, and always alongside the guess
+    sentiment = "lexicon"                 # optional: "lexicon" (built in, offline; default) or "comprehend"
+                                          # (Amazon Comprehend, falling back to the lexicon on any error);
+                                          # the HEED_SENTIMENT environment variable overrides it per stage
+    vip = ["x:3001969357", "psid-42"]     # optional; customer ids ("<platform>:<id>" or a bare id)
+    follower_threshold = 10000            # optional; a customer with at least this many followers is an
+                                          # influencer (where the payload says: X)
+    negative_below = -0.3                 # optional, in [-1, 1]: sentiment at or below this is negative
+                                          # (the "negative" priority signal, and a complaint)
+    praise_above = 0.5                    # optional, in [-1, 1]: sentiment at or above this is praise
+    spam_patterns = ["(?i)free followers"]  # optional; Python regexes, matched against the lower-cased text
+                                          # with accents dropped, added to the built-in ones
+    repeat_customers = 3                  # optional, >= 2: the same text from this many customers within
+    repeat_window = "10m"                 #   repeat_window is spam (from that message on); optional
+    repeat_min_chars = 15                 # optional: shorter texts are never counted as repeated
+
+    [triage.priority]                     # optional: the priority each signal raises a message to
+    negative = "high"                     # each optional; low, normal, high or urgent
+    last_resort = "high"
+    vip = "high"
+    influencer = "high"
+    public = "normal"                     # comments and mentions
+    two_or_more = "urgent"                # two or more signals above normal
+
+    [triage.languages.nl]                 # optional, any language code: words added to the built-in
+    complaint = ["werkt niet"]            # vocabulary (or a new language's); each an optional list of
+    last_resort = ["opzeggen"]            # lower-case words or phrases: stopwords, negators, noise,
+    positive = ["top"]                    # intensifiers, profanity, complaint, praise, question,
+    negative = ["kapot"]                  # last_resort, positive, negative (sentiment +2 / -2);
+                                          # and spam_patterns
+
+    [incidents]                           # optional table: many customers complaining about one thing
+    enabled = true                        # optional, default true
+    customers = 5                         # optional, >= 1: MORE than this many distinct customers ...
+    window = "30m"                        # optional: ... within this time ...
+    min_shared_terms = 2                  # optional, >= 1: ... whose complaints share this many terms
+
 Durations are written like ``45s``, ``15m``, ``8h``, ``2d`` or ``1h30m``; SLA
 targets count only the calendar's open time (``2d`` on a business calendar is
 48 hours of open time).
@@ -96,7 +136,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -115,8 +155,11 @@ from functions.domain.calendar import (
 )
 from functions.domain.durations import parse_duration
 from functions.domain.handoff import Rules as HandoffRules
+from functions.domain.incidents import IncidentSettings
+from functions.domain.lexicon import VOCABULARIES, Vocabulary
 from functions.domain.policies import MATCH_KEYS, MATCH_VALUES, LadderLevel, Policy, QuietHours
 from functions.domain.sla import recipients
+from functions.domain.triage import PRIORITIES, PriorityRules, TriageRules, fold
 
 ENV_VAR = "HEED_CONFIG"
 DEFAULT_PATH = Path(__file__).parent / "defaults" / "heed.toml"
@@ -156,6 +199,8 @@ class Config:
     brand_name: str
     acknowledge: AcknowledgeSettings = AcknowledgeSettings()
     handoff: HandoffRules = HandoffRules(on_email_address=False)
+    triage: TriageRules = field(default_factory=TriageRules)
+    incidents: IncidentSettings = IncidentSettings()
 
     @property
     def escalation_after(self) -> tuple[timedelta, ...]:
@@ -214,7 +259,8 @@ def _load(path: str) -> Config:
 
 def parse_config(data: dict[str, Any]) -> Config:
     """A :class:`Config` from a parsed TOML document; ConfigError naming the first key at fault."""
-    root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge", "handoff"))
+    root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge", "handoff", "triage",
+                                   "incidents"))
     brand = _table(root.get("brand", {}), "brand", ("name",))
     calendars = _calendars(root.get("calendars", {}))
     sla = _table(_required(root, "sla", ""), "sla", ("policies",))
@@ -227,6 +273,106 @@ def parse_config(data: dict[str, Any]) -> Config:
         brand_name=_string(brand["name"], "brand.name") if "name" in brand else DEFAULT_BRAND_NAME,
         acknowledge=_acknowledge(root.get("acknowledge"), calendars),
         handoff=_handoff(root.get("handoff")),
+        triage=_triage(root.get("triage", {})),
+        incidents=_incidents(root.get("incidents", {})),
+    )
+
+
+_TRIAGE_KEYS = ("language", "sentiment", "vip", "follower_threshold", "negative_below", "praise_above",
+                "spam_patterns", "repeat_customers", "repeat_window", "repeat_min_chars", "priority", "languages")
+_WORD_LISTS = ("stopwords", "negators", "intensifiers", "noise", "profanity", "complaint", "praise", "question",
+               "last_resort")
+
+
+def _triage(value: Any) -> TriageRules:
+    table = _table(value, "triage", _TRIAGE_KEYS)
+    vocabularies = dict(VOCABULARIES)
+    patterns = list(TriageRules().spam_patterns)
+    for code, item in _table(table.get("languages", {}), "triage.languages", None).items():
+        at = _join("triage.languages", code)
+        if not _LANGUAGE.fullmatch(code):
+            raise ConfigError(f"{at}: {code!r} is not a lower-case language code like en, nl or pt-br")
+        words = _table(item, at, (*_WORD_LISTS, "positive", "negative", "spam_patterns"))
+        base = vocabularies.get(code) or Vocabulary(sentiment={}, **{n: frozenset() for n in _WORD_LISTS})
+        added = {name: getattr(base, name) | frozenset(_words(words.get(name, []), f"{at}.{name}"))
+                 for name in _WORD_LISTS}
+        sentiment = {**base.sentiment, **{w: 2.0 for w in _words(words.get("positive", []), f"{at}.positive")},
+                     **{w: -2.0 for w in _words(words.get("negative", []), f"{at}.negative")}}
+        vocabularies[code] = Vocabulary(sentiment=sentiment, **added)
+        patterns += _patterns(words.get("spam_patterns", []), f"{at}.spam_patterns")
+    patterns += _patterns(table.get("spam_patterns", []), "triage.spam_patterns")
+    language = _string(table["language"], "triage.language") if "language" in table else "en"
+    if language not in vocabularies:
+        raise ConfigError(f"triage.language: no vocabulary for {language!r} (built in: "
+                          f"{', '.join(VOCABULARIES)}; or add [triage.languages.{language}])")
+    threshold = None
+    if "follower_threshold" in table:
+        threshold = _integer(table["follower_threshold"], "triage.follower_threshold", 1)
+    priority = _table(table.get("priority", {}), "triage.priority", PriorityRules.__dataclass_fields__)
+    return TriageRules(
+        language=language,
+        vocabularies=vocabularies,
+        spam_patterns=tuple(patterns),
+        vip=frozenset(_string(v, f"triage.vip[{i}]") for i, v in enumerate(_array(table.get("vip", []),
+                                                                                      "triage.vip"))),
+        follower_threshold=threshold,
+        negative_below=_score(table.get("negative_below", -0.3), "triage.negative_below"),
+        praise_above=_score(table.get("praise_above", 0.5), "triage.praise_above"),
+        priority=PriorityRules(**{k: _choice(v, f"triage.priority.{k}", PRIORITIES) for k, v in priority.items()}),
+        sentiment=_choice(table.get("sentiment", "lexicon"), "triage.sentiment", ("lexicon", "comprehend")),
+        repeat_customers=_integer(table.get("repeat_customers", 3), "triage.repeat_customers", 2),
+        repeat_window=_duration(table.get("repeat_window", "10m"), "triage.repeat_window"),
+        repeat_min_chars=_integer(table.get("repeat_min_chars", 15), "triage.repeat_min_chars", 1),
+    )
+
+
+def _words(value: Any, path: str) -> list[str]:
+    words = []
+    for index, item in enumerate(_array(value, path)):
+        word = _string(item, f"{path}[{index}]")
+        if word != word.lower().strip():
+            raise ConfigError(f"{path}[{index}]: {word!r} must be lower case without surrounding spaces")
+        words.append(" ".join(fold(word).split()))  # matched against folded text: "déçu" is "decu"
+    return words
+
+
+def _patterns(value: Any, path: str) -> list[re.Pattern[str]]:
+    patterns = []
+    for index, item in enumerate(_array(value, path)):
+        text = _string(item, f"{path}[{index}]")
+        try:
+            patterns.append(re.compile(text, re.S))
+        except re.error as error:
+            raise ConfigError(f"{path}[{index}]: not a valid regular expression ({error})") from None
+    return patterns
+
+
+def _integer(value: Any, path: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{path}: expected an integer, got {_kind(value)}")
+    if value < minimum:
+        raise ConfigError(f"{path}: must be at least {minimum}")
+    return value
+
+
+def _score(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: expected a number, got {_kind(value)}")
+    if not -1 <= value <= 1:
+        raise ConfigError(f"{path}: {value} is not between -1 and 1")
+    return float(value)
+
+
+def _incidents(value: Any) -> IncidentSettings:
+    table = _table(value, "incidents", ("enabled", "customers", "window", "min_shared_terms"))
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"incidents.enabled: expected a boolean, got {_kind(enabled)}")
+    return IncidentSettings(
+        enabled=enabled,
+        customers=_integer(table.get("customers", 5), "incidents.customers", 1),
+        window=_duration(table.get("window", "30m"), "incidents.window"),
+        min_shared_terms=_integer(table.get("min_shared_terms", 2), "incidents.min_shared_terms", 1),
     )
 
 

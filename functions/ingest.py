@@ -5,9 +5,12 @@ The one path every webhook shares after its adapter has done its work.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from functions import metrics
+from functions import metrics, sentiment
+from functions.config import load_config
+from functions.domain import triage
 from functions.domain.conversations import thread
 from functions.domain.message import Message, RawDelivery
 from functions.log import log
@@ -16,6 +19,7 @@ from functions.store import dynamo
 
 def ingest(source: str, messages: list[Message], body: bytes) -> int:
     """Store ``messages`` from one delivery of ``source``; returns how many were new."""
+    messages = triaged(messages)
     threaded, orphans = thread(messages, dynamo.find_threads)
     for orphan in orphans:
         # A brand comment on its own post, or a reply to something never stored.
@@ -26,6 +30,27 @@ def ingest(source: str, messages: list[Message], body: bytes) -> int:
         duplicates=len(threaded) - stored, unthreaded=len(orphans))
     _count(messages, len(threaded) - stored)
     return stored
+
+
+def triaged(messages: list[Message]) -> list[Message]:
+    """Each customer message with its triage (labels, sentiment, priority), stored in the same write.
+
+    Pure work on the text (no request), unless the stage asks Comprehend for
+    sentiment; brand messages are not triaged.
+    """
+    rules = load_config().triage
+    inbound = [i for i, m in enumerate(messages) if m.direction == "in" and not m.automated]
+    scores: list = [None] * len(inbound)
+    if inbound and sentiment.mode(rules.sentiment) == "comprehend":
+        texts = [(messages[i].text, triage.guess_language(triage.tokens(messages[i].text), rules)) for i in inbound]
+        scores = sentiment.comprehend_scores(texts)
+    out = list(messages)
+    for i, score in zip(inbound, scores, strict=True):
+        m = messages[i]
+        result = triage.triage(m.text, m.channel, triage.Customer(m.platform, m.customer_id, m.followers), rules,
+                               attachments=m.attachments, sentiment=score)
+        out[i] = replace(m, triage=result)
+    return out
 
 
 def _count(messages: list[Message], duplicates: int) -> None:

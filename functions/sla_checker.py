@@ -5,7 +5,8 @@ alert goes out at most once even with several checkers running: a checker
 first claims the conversation's alert with a conditional write (a lease), then
 sends, then records the alert with a write conditioned on its claim. An SMS
 that fails stays due and is retried at the next tick; phones already paged for
-that alert are remembered and not paged twice.
+that alert are remembered and not paged twice. New incidents are paged the
+same way (functions/incidents.py).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Optional
 
-from functions import acks, metrics
+from functions import acks, incidents, metrics
 from functions.clocks import save
 from functions.config import Config, load_config
 from functions.domain import alerts, sla
@@ -34,6 +35,7 @@ class TickReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0  # claimed by another checker, or nothing due after all
+    incidents_paged: int = 0  # incidents whose page went out (functions/incidents.py)
     alerts: list[str] = field(default_factory=list)
 
 
@@ -46,6 +48,8 @@ def tick(now: Optional[datetime] = None) -> TickReport:
         report.due += 1
         outcome = _page(record, config, owner, now)
         setattr(report, outcome, getattr(report, outcome) + 1)
+    report.incidents_paged, failed = incidents.page_due(config, owner, now)
+    report.failed += failed
     if report.due:
         log("sla_tick", due=report.due, sent=report.sent, failed=report.failed, skipped=report.skipped)
     return report

@@ -111,7 +111,14 @@ def _dm(for_user_id: Any, account: str, users: Json, event: Json, where: str) ->
         customer_id=customer,
         customer_name=_user_name(users, customer),
         attachments=_dm_attachments(data, f"{where_mc}.message_data"),
+        followers=None if outgoing else _followers(users.get(customer)),
     )
+
+
+def _followers(user: Any) -> Optional[int]:
+    """``followers_count`` of a user object when it is there and sane (triage's influencer signal), else None."""
+    count = user.get("followers_count") if isinstance(user, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
 
 
 def _user_name(users: Json, user_id: str) -> Optional[str]:
@@ -158,6 +165,7 @@ def _tweet(for_user_id: Any, account: str, tweet: Json, where: str) -> Message:
         raw={"for_user_id": for_user_id, "tweet_create_events": [tweet]},
         customer_id=customer,
         customer_name=name,
+        followers=None if author == account else _followers(user),
         root_id=reply_to or tweet_id,
         reply_to=reply_to,
     )

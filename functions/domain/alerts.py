@@ -48,3 +48,19 @@ def compose_failure(platform: str, channel: str, customer: str | None, kind: str
     name = gsm_safe(customer or "") or "a customer"
     text = f"Heed: {what} to {where} from {name} failed: {gsm_safe(reason)}. Open Heed to follow up."
     return text if len(text) <= SEGMENT else text[: SEGMENT - 1] + "."
+
+
+def compose_incident(customers: int, terms: tuple[str, ...], where: list[tuple[str, str]], link: str) -> str:
+    """A page for an incident (one segment): how many customers, the shared terms, where; never who.
+
+    The terms are words the customers used (stopwords and names of feelings
+    taken out), folded to ASCII; no customer name, id or phone is in it.
+    """
+    places = ", ".join(f"{PLATFORM_NAMES.get(p, p)} {CHANNEL_NAMES.get(c, c)}" for p, c in where[:3])
+    head = f"Heed INCIDENT: {customers} customers complain about"
+    tail = f" ({places}). {link}" if places else f". {link}"
+    words = gsm_safe(" ".join(terms)) or "the same thing"
+    room = SEGMENT - len(head) - len(tail) - 3
+    if len(words) > room:
+        words = words[: max(room - 1, 0)].rstrip() + "."
+    return f'{head} "{words}"{tail}'[:SEGMENT]

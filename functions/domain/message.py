@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+if TYPE_CHECKING:
+    from functions.domain.triage import Triage
 
 Platform = Literal["facebook", "instagram", "whatsapp", "x", "telegram"]
 Channel = Literal["dm", "comment", "mention", "email"]  # email: a conversation moved to email (handoff)
@@ -46,6 +49,8 @@ class Message:
     reply_to: Optional[str] = None
     attachments: tuple[str, ...] = field(default_factory=tuple)
     automated: bool = False  # Heed's own acknowledgement: never counts as the brand's response
+    followers: Optional[int] = None  # the customer's follower count, where the payload has it (X)
+    triage: Optional[Triage] = None  # labels, sentiment, priority: set by intake for customer messages
 
 
 @dataclass(frozen=True)

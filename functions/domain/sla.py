@@ -47,6 +47,12 @@ class Fact:
     sent_at: datetime
     from_bot: bool = False  # Telegram says when another bot wrote; it gets no acknowledgement
     automated: bool = False  # Heed's own acknowledgement: not a response, stops no clock
+    labels: tuple[str, ...] = ()  # triage labels; noise and spam open no clock and are no follow-up
+    priority: str = "normal"  # the conversation's priority when this message came: picks the policy
+
+    @property
+    def dismissed(self) -> bool:
+        return self.direction == "in" and bool({"noise", "spam"} & set(self.labels))
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ class Alert:
 class Policies(Protocol):
     """The conversation's policy book: the policy matching it now, and any policy by name."""
 
-    def matching(self) -> Optional[PolicyLike]: ...
+    def matching(self, priority: str = "normal") -> Optional[PolicyLike]: ...
 
     def named(self, name: str) -> Optional[PolicyLike]: ...
 
@@ -125,7 +131,7 @@ def apply(sla: Sla, facts: Iterable[Fact], policies: Policies) -> tuple[Sla, lis
 
 def _fact(sla: Sla, fact: Fact, policies: Policies) -> tuple[Sla, list[Event]]:
     clock = sla.clock
-    if fact.automated:
+    if fact.automated or fact.dismissed:
         return sla, []
     if fact.direction == "out":
         last_out = max(filter(None, [sla.last_outbound_at, fact.sent_at]))
@@ -148,7 +154,7 @@ def _fact(sla: Sla, fact: Fact, policies: Policies) -> tuple[Sla, list[Event]]:
         moved = replace(moved, id=clock.id, warnings_sent=clock.warnings_sent, levels_paged=clock.levels_paged,
                         acknowledged_by=clock.acknowledged_by, acknowledged_at=clock.acknowledged_at)
         return replace(sla, clock=moved), [_event("restarted", moved, fact.sent_at, message_id=fact.message_id)]
-    policy = policies.matching()
+    policy = policies.matching(fact.priority)
     if policy is None:
         return sla, []
     kind: ClockKind = "next_response" if sla.brand_replied else "first_response"
@@ -157,7 +163,8 @@ def _fact(sla: Sla, fact: Fact, policies: Policies) -> tuple[Sla, list[Event]]:
     if resolution_due is None and policy.resolution is not None:
         resolution_due = policy.calendar.add(fact.sent_at, policy.resolution)
     return replace(sla, clock=opened, resolution_due_at=resolution_due), [
-        _event("opened", opened, fact.sent_at, message_id=fact.message_id, due_at=iso_utc(opened.due_at))]
+        _event("opened", opened, fact.sent_at, message_id=fact.message_id, due_at=iso_utc(opened.due_at),
+               priority=fact.priority)]
 
 
 def _open(policy: PolicyLike, kind: ClockKind, start: datetime) -> Clock:
@@ -219,6 +226,15 @@ def resolve(sla: Sla, at: datetime) -> tuple[Sla, list[Event]]:
         return sla, events
     stopped = replace(clock, stopped_at=at)
     return replace(sla, clock=stopped), [*events, _event("stopped", stopped, at, reason="resolved")]
+
+
+def dismiss(sla: Sla, at: datetime) -> tuple[Sla, list[Event]]:
+    """Staff marked the conversation noise or spam: its running clock stops (nobody is paged for it)."""
+    clock = sla.clock
+    if clock is None or not clock.running:
+        return sla, []
+    stopped = replace(clock, stopped_at=at)
+    return replace(sla, clock=stopped), [_event("stopped", stopped, at, reason="dismissed")]
 
 
 def next_alert(clock: Optional[Clock], escalation_after: tuple[timedelta, ...], now: datetime) -> Optional[Alert]:

@@ -11,6 +11,9 @@ class MessageView:
     direction: str
     text: str
     sent_at: str  # ISO-8601 UTC with Z
+    labels: tuple[str, ...] = ()  # triage labels (customer messages)
+    priority: Optional[str] = None
+    sentiment: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,11 @@ class ConversationView:
     delivery_failed: Optional[dict[str, Any]] = None  # the last send that gave up, until one goes out
     handed_off_from: Optional[str] = None  # the channel before the conversation moved to email
     handed_off_at: Optional[str] = None
+    labels: tuple[str, ...] = ()  # the triage roll-up (functions/domain/triage.Rollup)
+    priority: str = "normal"
+    sentiment: Optional[float] = None  # of the latest customer message
+    incident_id: Optional[str] = None
+    relabelled_by_staff: bool = False
     messages: list[MessageView] = field(default_factory=list)
 
     def to_json(self, with_messages: bool = False) -> dict[str, Any]:
@@ -46,10 +54,16 @@ class ConversationView:
             "delivery_failed": self.delivery_failed,
             "handed_off_from": self.handed_off_from,
             "handed_off_at": self.handed_off_at,
+            "labels": list(self.labels),
+            "priority": self.priority,
+            "sentiment": self.sentiment,
+            "incident_id": self.incident_id,
+            "relabelled_by_staff": self.relabelled_by_staff,
         }
         if with_messages:
             body["messages"] = [
-                {"id": m.id, "direction": m.direction, "text": m.text, "sent_at": m.sent_at}
+                {"id": m.id, "direction": m.direction, "text": m.text, "sent_at": m.sent_at,
+                 "labels": list(m.labels), "priority": m.priority, "sentiment": m.sentiment}
                 for m in self.messages
             ]
         return body

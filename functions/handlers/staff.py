@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Response
 
 from functions import clocks, handoff, replies
+from functions.domain import triage
 from functions.domain.handoff import email_address_in
 from functions.errors import BadRequest, NotFound
 from functions.http import body_of, guarded, json_response, require_staff
@@ -64,6 +65,57 @@ def reopen_conversation(request: Any, conversation_id: str) -> Response:
     if not CONVERSATION_ID.fullmatch(conversation_id) or not dynamo.set_status(conversation_id, "open"):
         raise NotFound(f"no conversation {conversation_id[:64]}")
     return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))
+
+
+LABELS_BODY = 4 * 1024
+INCIDENT_ID = re.compile(r"i[0-9a-f]{24}")
+
+
+@guarded
+def relabel(request: Any, conversation_id: str) -> Response:
+    """``{"labels": [...], "priority": "high"}``: staff's triage; see functions/clocks.relabel."""
+    require_staff(request.headers, request.context)
+    if not CONVERSATION_ID.fullmatch(conversation_id):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    labels, priority = _labels_body(body_of(request, LABELS_BODY))
+    if not clocks.relabel(conversation_id, labels, priority):
+        raise NotFound(f"no conversation {conversation_id[:64]}")
+    return json_response(200, dynamo.get_conversation(conversation_id).to_json(with_messages=True))
+
+
+def _labels_body(raw: bytes) -> tuple[list[str], str | None]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(body, dict) or set(body) - {"labels", "priority"} or "labels" not in body:
+        raise BadRequest('body must be {"labels": [...], "priority": "..."} (priority optional)')
+    labels = body["labels"]
+    if not isinstance(labels, list) or not all(isinstance(label, str) and label in triage.LABELS for label in labels):
+        raise BadRequest(f"labels must be a list of: {', '.join(triage.LABELS)}")
+    if len(set(labels) & triage.DISMISSED) and len(set(labels) - triage.DISMISSED):
+        raise BadRequest("noise and spam stand alone: no other label with them")
+    priority = body.get("priority")
+    if priority is not None and priority not in triage.PRIORITIES:
+        raise BadRequest(f"priority must be one of: {', '.join(triage.PRIORITIES)}")
+    return sorted(set(labels)), priority
+
+
+@guarded
+def list_incidents(request: Any) -> Response:
+    require_staff(request.headers, request.context)
+    params = request.query_params or {}
+    incidents, cursor = dynamo.list_incidents(_limit(params.get("limit")), params.get("next"))
+    return json_response(200, {"incidents": [i.to_json() for i in incidents], "next": cursor})
+
+
+@guarded
+def get_incident(request: Any, incident_id: str) -> Response:
+    require_staff(request.headers, request.context)
+    found = dynamo.get_incident(incident_id) if INCIDENT_ID.fullmatch(incident_id) else None
+    if found is None:
+        raise NotFound(f"no incident {incident_id[:64]}")
+    return json_response(200, found.to_json())
 
 
 @guarded

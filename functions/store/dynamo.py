@@ -27,12 +27,15 @@ import json
 import random
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Iterator, Optional
 
 from functions import aws, settings
 from functions.domain.conversations import Threaded, ThreadRef
+from functions.domain.incidents import Cluster, OpenIncident, Signature
 from functions.domain.message import RawDelivery, iso_utc
+from functions.domain.sla import Fact
 from functions.domain.sla import view as sla_view
 from functions.domain.views import ConversationView, MessageView
 from functions.errors import BadRequest, ServiceUnavailable
@@ -306,6 +309,9 @@ def _message_item(threaded: Threaded, delivery_id: str, received_at: str) -> dic
     if m.direction == "in" and not m.automated:  # the reports' day index (noise share, complaint terms)
         item["gsi3pk"] = f"DAY#{sent_at[:10]}"
         item["gsi3sk"] = f"M#{sent_at}#{m.platform_message_id}"
+    if m.triage is not None:  # customer messages: see functions/domain/triage.py
+        item.update(labels=list(m.triage.labels), sentiment=m.triage.sentiment, priority=m.triage.priority,
+                    language=m.triage.language)
     if _size(item) > MAX_ITEM_BYTES:
         raise BadRequest(f"message {m.platform_message_id[:64]} is too large to store")
     return item
@@ -329,6 +335,80 @@ def _delivery_parts(delivery: RawDelivery, delivery_id: str, received_at: str) -
         }
         for n, chunk in enumerate(chunks)
     ]
+
+
+# ---------------------------------------------------------------- the stream's view of a new message
+
+
+@dataclass(frozen=True)
+class StreamMessage:
+    """A message as the stream handler needs it: its SLA fact and what triage and incidents read."""
+
+    fact: Fact
+    conversation_id: str
+    platform: str
+    account_id: str
+    channel: str
+    customer_id: Optional[str]
+    text: str
+    sentiment: Optional[float]
+
+    def as_spam(self) -> StreamMessage:
+        return replace(self, fact=replace(self.fact, labels=("spam",), priority="low"))
+
+
+def stream_message(image: dict[str, Any], from_bot: bool = False) -> StreamMessage:
+    """A stream record's NewImage of a message item."""
+    item = _plain({k: v for k, v in image.items() if k not in ("raw", "attachments")})
+    return StreamMessage(
+        fact=Fact(message_id=item["id"], direction=item["direction"], sent_at=datetime.fromisoformat(item["sent_at"]),
+                  from_bot=from_bot, automated=bool(item.get("automated", False)),
+                  labels=tuple(item.get("labels", ())), priority=item.get("priority") or "normal"),
+        conversation_id=item["conversation_id"], platform=item["platform"], account_id=item["account_id"],
+        channel=item["channel"], customer_id=item.get("customer_id"), text=item.get("text", ""),
+        sentiment=item.get("sentiment"))
+
+
+def conversation_facts(conversation_id: str) -> list[Fact]:
+    """Every stored message of a conversation as an SLA fact, with its triage labels (staff relabelling)."""
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
+        **_projection(("id", "direction", "sent_at", "labels", "automated", "priority")),
+    }
+    facts: list[Fact] = []
+    while True:
+        page = _call("query", **params)
+        for item in map(_plain, page.get("Items", [])):
+            facts.append(Fact(item["id"], item["direction"], datetime.fromisoformat(item["sent_at"]),
+                              automated=bool(item.get("automated", False)), labels=tuple(item.get("labels", ())),
+                              priority=item.get("priority") or "normal"))
+        if "LastEvaluatedKey" not in page:
+            return facts
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def mark_spam(platform: str, account_id: str, message_id: str) -> None:
+    """Repeated text turned out to be spam: the stored message says so (its clock never opened)."""
+    _call("update_item", TableName=settings.required("HEED_TABLE"),
+          Key=_marshal({"pk": _message_pk(platform, account_id, message_id), "sk": "MSG"}),
+          UpdateExpression="SET labels = :labels, priority = :low",
+          ExpressionAttributeValues=_marshal({":labels": ["spam"], ":low": "low"}))
+
+
+def count_repeat(text_key: str, bucket: int, customer: str, expires_at: int) -> int:
+    """Add ``customer`` to those who sent text ``text_key`` in time ``bucket``; how many distinct ones now.
+
+    A string set, so a redelivered record adds nobody twice.
+    """
+    response = _call("update_item", TableName=settings.required("HEED_TABLE"),
+                     Key=_marshal({"pk": f"REPEAT#{text_key}", "sk": f"B#{bucket}"}),
+                     UpdateExpression="ADD customers :c SET #type = :type, expires_at = :exp",
+                     ExpressionAttributeNames={"#type": "type"},
+                     ExpressionAttributeValues=_marshal({":c": {customer}, ":type": "repeat", ":exp": expires_at}),
+                     ReturnValues="UPDATED_NEW")
+    return len(response.get("Attributes", {}).get("customers", {}).get("SS", []))
 
 
 # ---------------------------------------------------------------- read path
@@ -391,13 +471,15 @@ def get_conversation(conversation_id: str) -> Optional[ConversationView]:
         "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
-        **_projection(("id", "direction", "text", "sent_at")),
+        **_projection(("id", "direction", "text", "sent_at", "labels", "priority", "sentiment")),
     }
     while True:
         page = _call("query", **params)
         for raw in page.get("Items", []):
             item = _plain(raw)
-            messages.append(MessageView(item["id"], item["direction"], item.get("text", ""), item["sent_at"]))
+            messages.append(MessageView(item["id"], item["direction"], item.get("text", ""), item["sent_at"],
+                                        labels=tuple(item.get("labels", ())), priority=item.get("priority"),
+                                        sentiment=item.get("sentiment")))
         if "LastEvaluatedKey" not in page:
             break
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -421,6 +503,11 @@ def _conversation_view(item: dict[str, Any]) -> ConversationView:
         last_inbound_at=item.get("last_inbound_at"),
         sla=sla_view(json.loads(item["sla"])) if "sla" in item else None,
         delivery_failed=json.loads(item["delivery_failed"]) if "delivery_failed" in item else None,
+        labels=tuple(item.get("labels", ())),
+        priority=item.get("priority", "normal"),
+        sentiment=item.get("sentiment"),
+        incident_id=item.get("incident_id"),
+        relabelled_by_staff=bool(item.get("relabelled_by_staff", False)),
     )
 
 
@@ -645,11 +732,17 @@ class SlaRecord:
     version: int
     alert_key: Optional[str]
     alert_sent: tuple[str, ...]
-    priority: Optional[str] = None  # set by triage on the conversation; reports group by it
+    triage: dict = field(default_factory=dict)  # the roll-up attributes (functions.domain.triage.Rollup.dump)
+
+    @property
+    def priority(self) -> str:
+        """The conversation's triage priority (reports group by it)."""
+        return self.triage.get("priority") or "normal"
 
 
+_TRIAGE_ATTRS = ("labels", "priority", "sentiment", "sentiment_at", "triage_real", "relabelled_by_staff")
 _SLA_ATTRS = ("id", "platform", "channel", "account_id", "customer_id", "root_id", "customer_name", "status", "sla",
-              "sla_version", "alert_key", "alert_sent", "handed_off_from", "priority")
+              "sla_version", "alert_key", "alert_sent", "handed_off_from", *_TRIAGE_ATTRS)
 
 
 def get_sla(conversation_id: str) -> Optional[SlaRecord]:
@@ -659,19 +752,27 @@ def get_sla(conversation_id: str) -> Optional[SlaRecord]:
 
 
 def save_sla(record: SlaRecord, sla: dict, due: Optional[tuple[str, str]], events: list[dict],
-             status: Optional[str] = None, alert_done: bool = False) -> bool:
+             status: Optional[str] = None, alert_done: bool = False, triage: Optional[dict] = None) -> bool:
     """Write new SLA state if nobody changed it since ``record`` was read; False if somebody did.
 
     ``due`` is ``(state, next alert time)`` while a clock runs (``None`` takes
     the conversation out of the checker's index). ``status`` moves the
     conversation between the open/resolved listings. ``alert_done`` clears the
-    checker's claim on the alert this write records.
+    checker's claim on the alert this write records. ``triage`` (the roll-up's
+    attributes) is written alongside, under the same version condition.
     """
     table = settings.required("HEED_TABLE")
     names = {"#v": "sla_version"}
     values: dict[str, Any] = {":sla": json.dumps(sla, separators=(",", ":")), ":next": record.version + 1}
     sets = ["sla = :sla", "#v = :next"]
     removes = ["alert_key", "alert_sent", "alert_owner", "alert_until"] if alert_done else []
+    for n, (name, value) in enumerate(sorted((triage or {}).items())):
+        names[f"#t{n}"] = name
+        if value is None:
+            removes.append(f"#t{n}")
+        else:
+            sets.append(f"#t{n} = :t{n}")
+            values[f":t{n}"] = value
     if due is None:
         removes += ["gsi2pk", "gsi2sk"]
     else:
@@ -828,7 +929,8 @@ def _sla_record(item: dict[str, Any]) -> SlaRecord:
         account_id=item["account_id"], customer_id=item["customer_id"], root_id=item.get("root_id"),
         customer_name=item.get("customer_name"), status=item.get("status", "open"),
         sla=json.loads(item["sla"]) if "sla" in item else {}, version=int(item.get("sla_version", 0)),
-        alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])), priority=item.get("priority"),
+        alert_key=item.get("alert_key"), alert_sent=tuple(item.get("alert_sent", [])),
+        triage={k: item[k] for k in _TRIAGE_ATTRS if k in item},
     )
 
 
@@ -844,6 +946,207 @@ def _transact_or_conflict(actions: list[dict]) -> bool:
         return False
     log("store_transaction_failed", level="ERROR", reason=",".join(sorted(codes)))
     raise StorageUnavailable("storage refused the write")
+
+
+# ---------------------------------------------------------------- incidents
+#
+# ``INCIDENT-WINDOW#<bucket>`` / ``<at>#<message id>``: one complaint signature
+# (hashed customer, conversation, time, terms), a day's TTL. ``INCIDENT#<id>`` /
+# ``INCIDENT``: the incident, listed through gsi1 (``INCIDENTS`` /
+# ``<opened_at>#<id>``) and, until its page went out, in the checker's gsi2
+# (``INCIDENT#page``). ``INCIDENT-KEY#<terms>`` / ``KEY``: which incident owns a
+# term key while it is active (opening is conditioned on it).
+
+INCIDENT_KEEP_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    id: str
+    terms: tuple[str, ...]
+    status: str
+    opened_at: str
+    first_seen: str
+    last_seen: str
+    customers: int
+    conversation_ids: tuple[str, ...]
+    where: list[tuple[str, str]]  # (platform, channel)
+    alert_sent: tuple[str, ...]
+    paged_at: Optional[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "terms": list(self.terms), "count": self.customers,
+                "customers": self.customers, "first_seen": self.first_seen, "last_seen": self.last_seen,
+                "opened_at": self.opened_at, "conversation_ids": list(self.conversation_ids),
+                "channels": [{"platform": p, "channel": c} for p, c in self.where], "paged_at": self.paged_at}
+
+
+def put_signature(bucket: int, signature: Signature) -> None:
+    at = iso_utc(signature.at)
+    _call("put_item", TableName=settings.required("HEED_TABLE"), Item=_marshal({
+        "pk": f"INCIDENT-WINDOW#{bucket}", "sk": f"{at}#{signature.message_id}", "type": "complaint_signature",
+        "message_id": signature.message_id, "customer": signature.customer,
+        "conversation_id": signature.conversation_id, "at": at, "terms": list(signature.terms),
+        "expires_at": int(signature.at.timestamp()) + INCIDENT_KEEP_SECONDS}))
+
+
+def signatures(buckets: list[int]) -> list[Signature]:
+    found: list[Signature] = []
+    for bucket in buckets:
+        params: dict[str, Any] = {"TableName": settings.required("HEED_TABLE"), "ConsistentRead": True,
+                                  "KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": _marshal({":pk": f"INCIDENT-WINDOW#{bucket}"})}
+        while True:
+            page = _call("query", **params)
+            found += [Signature(i["message_id"], i["customer"], i["conversation_id"], datetime.fromisoformat(i["at"]),
+                                tuple(i["terms"])) for i in map(_plain, page.get("Items", []))]
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return found
+
+
+def recent_incidents(since: str) -> list[OpenIncident]:
+    """Incidents opened since ``since`` (gsi1, newest first; eventually consistent: see open_incident)."""
+    page = _call("query", TableName=settings.required("HEED_TABLE"), IndexName="gsi1", ScanIndexForward=False,
+                 Limit=100, KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :since",
+                 ExpressionAttributeValues=_marshal({":pk": "INCIDENTS", ":since": since}))
+    return [OpenIncident(i["id"], tuple(i["terms"]), datetime.fromisoformat(i["last_seen"]))
+            for i in map(_plain, page.get("Items", []))]
+
+
+def open_incident(incident_id: str, cluster: Cluster, active_since: str, now: str) -> bool:
+    """Create the incident and take its term key, unless either exists (False: join the key's owner).
+
+    ``now`` (when Heed opened it) is when its page falls due.
+    """
+    table = settings.required("HEED_TABLE")
+    first, last = iso_utc(cluster.members[0].at), iso_utc(max(m.at for m in cluster.members))
+    key = "|".join(cluster.key)
+    incident = {
+        "pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT", "type": "incident", "id": incident_id,
+        "status": "open", "key": list(cluster.key), "terms": list(cluster.terms), "opened_at": now,
+        "first_seen": first, "last_seen": last, "gsi1pk": "INCIDENTS", "gsi1sk": f"{now}#{incident_id}",
+        "gsi2pk": "INCIDENT#page", "gsi2sk": f"{now}#{incident_id}",
+    }
+    lock = {"pk": f"INCIDENT-KEY#{key}", "sk": "KEY", "type": "incident_key", "incident_id": incident_id,
+            "last_seen": last, "expires_at": int(cluster.members[-1].at.timestamp()) + INCIDENT_KEEP_SECONDS}
+    return _transact_or_conflict([
+        {"Put": {"TableName": table, "Item": _marshal(incident), "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"TableName": table, "Item": _marshal(lock),
+                 "ConditionExpression": "attribute_not_exists(pk) OR last_seen < :since",
+                 "ExpressionAttributeValues": _marshal({":since": active_since})}},
+    ])
+
+
+def incident_for_key(key: tuple[str, ...]) -> Optional[str]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(key)}", "sk": "KEY"}))
+    return _plain(response["Item"])["incident_id"] if "Item" in response else None
+
+
+def link_incident(incident_id: str, members: list[Signature], where: list[tuple[str, str]]) -> None:
+    """Add complaints to an incident and point their conversations at it (set adds: repeats change nothing)."""
+    table = settings.required("HEED_TABLE")
+    key = _marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"})
+    last = iso_utc(max(m.at for m in members))
+    try:
+        _call_raw("update_item", TableName=table, Key=key, ConditionExpression="attribute_exists(pk)",
+                  UpdateExpression="ADD conversation_ids :convs, customers :customers, places :where",
+                  ExpressionAttributeValues=_marshal({":convs": {m.conversation_id for m in members},
+                                                      ":customers": {m.customer for m in members},
+                                                      ":where": {f"{p}/{c}" for p, c in where}}))
+        _call_raw("update_item", TableName=table, Key=key, ConditionExpression="last_seen < :last",
+                  UpdateExpression="SET last_seen = :last", ExpressionAttributeValues=_marshal({":last": last}))
+    except _ConditionFailed:
+        pass  # gone, or last_seen is later already
+    for conversation_id in sorted({m.conversation_id for m in members}):
+        try:
+            _call_raw("update_item", TableName=table, ConditionExpression="attribute_exists(pk)",
+                      Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
+                      UpdateExpression="SET incident_id = if_not_exists(incident_id, :id)",
+                      ExpressionAttributeValues=_marshal({":id": incident_id}))
+        except _ConditionFailed:
+            log("incident_conversation_missing", level="WARNING", conversation_id=conversation_id)
+
+
+def _incident(item: dict[str, Any]) -> IncidentRecord:
+    where = [tuple(place.split("/", 1)) for place in item.get("places", [])]
+    return IncidentRecord(
+        id=item["id"], terms=tuple(item.get("terms", ())), status=item.get("status", "open"),
+        opened_at=item["opened_at"], first_seen=item["first_seen"], last_seen=item["last_seen"],
+        customers=len(item.get("customers", [])), conversation_ids=tuple(item.get("conversation_ids", [])),
+        where=[(p, c) for p, c in where], alert_sent=tuple(item.get("alert_sent", [])),
+        paged_at=item.get("paged_at"))
+
+
+def get_incident(incident_id: str) -> Optional[IncidentRecord]:
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}))
+    return _incident(_plain(response["Item"])) if "Item" in response else None
+
+
+def list_incidents(limit: int, cursor: Optional[str]) -> tuple[list[IncidentRecord], Optional[str]]:
+    """Incidents, newest opened first (gsi1 ``INCIDENTS``), paginated like conversations."""
+    params: dict[str, Any] = {
+        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1", "ScanIndexForward": False,
+        "Limit": limit, "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "INCIDENTS"}},
+    }
+    if cursor:
+        params["ExclusiveStartKey"] = _decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"}, "gsi1pk", "INCIDENTS")
+    response = _call("query", **params)
+    last = response.get("LastEvaluatedKey")
+    return [_incident(_plain(i)) for i in response.get("Items", [])], _encode_cursor(last) if last else None
+
+
+def incidents_due(now: str, limit: int = 100) -> list[IncidentRecord]:
+    """Incidents whose page hasn't gone out (the checker's gsi2, ``INCIDENT#page``)."""
+    page = _call("query", TableName=settings.required("HEED_TABLE"), IndexName="gsi2", Limit=limit,
+                 KeyConditionExpression="gsi2pk = :pk AND gsi2sk <= :now",
+                 ExpressionAttributeValues=_marshal({":pk": "INCIDENT#page", ":now": f"{now}#~"}))
+    keys = [_plain(i) for i in page.get("Items", [])]
+    return [found for k in keys if (found := get_incident(k["id"])) is not None]
+
+
+def claim_incident_alert(incident_id: str, owner: str, until: str, now: str) -> bool:
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}),
+                  UpdateExpression="SET alert_owner = :owner, alert_until = :until",
+                  ConditionExpression="attribute_exists(gsi2pk) AND (attribute_not_exists(alert_until) OR "
+                                      "alert_until < :now)",
+                  ExpressionAttributeValues=_marshal({":owner": owner, ":until": until, ":now": now}))
+        return True
+    except _ConditionFailed:
+        return False
+
+
+def record_incident_alert(incident_id: str, owner: str, phones: list[str], at: str) -> None:
+    """The page went out: out of the checker's index, with who got it."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}),
+                  UpdateExpression="SET paged_at = :at, alert_sent = list_append(if_not_exists(alert_sent, :none), "
+                                   ":phones) REMOVE gsi2pk, gsi2sk, alert_owner, alert_until",
+                  ConditionExpression="alert_owner = :owner",
+                  ExpressionAttributeValues=_marshal({":at": at, ":phones": phones, ":none": [], ":owner": owner}))
+    except _ConditionFailed:
+        log("incident_alert_not_recorded", level="ERROR", incident_id=incident_id)
+
+
+def release_incident_alert(incident_id: str, owner: str, phones: list[str]) -> None:
+    """A send failed: give the page back, remembering who got it so the retry pages only the rest."""
+    try:
+        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+                  Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}),
+                  UpdateExpression="SET alert_sent = list_append(if_not_exists(alert_sent, :none), :phones), "
+                                   "alert_until = :past",
+                  ConditionExpression="alert_owner = :owner",
+                  ExpressionAttributeValues=_marshal({":phones": phones, ":none": [], ":past": "",
+                                                      ":owner": owner}))
+    except _ConditionFailed:
+        log("alert_progress_not_saved", level="WARNING", incident_id=incident_id)
 
 
 # ---------------------------------------------------------------- outbound
@@ -1042,10 +1345,7 @@ def conversations_active(start: str, end: str) -> Iterator[dict[str, Any]]:
 
 
 def incidents_since(start: str) -> list[dict[str, Any]]:
-    """Incidents first seen at or after ``start`` (``INCIDENT#<id>`` items listed in gsi1 under ``INCIDENTS``).
-
-    Triage writes them; until it does this finds none.
-    """
+    """Incidents opened at or after ``start`` (``INCIDENT#<id>`` items listed in gsi1 under ``INCIDENTS``)."""
     params: dict[str, Any] = {
         "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :start",
@@ -1100,6 +1400,10 @@ def _typed(value: Any) -> dict[str, Any]:
         return {"BOOL": value}
     if isinstance(value, int):
         return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": repr(round(value, 3))}
+    if isinstance(value, (set, frozenset)):
+        return {"SS": sorted(_clean(v) for v in value)}
     if isinstance(value, bytes):
         return {"B": value}
     if isinstance(value, list):
@@ -1113,7 +1417,9 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     for key, typed in item.items():
         (kind, value), = typed.items()
         if kind == "N":
-            out[key] = int(value)
+            out[key] = float(value) if any(c in value for c in ".eE") else int(value)
+        elif kind == "SS":
+            out[key] = sorted(value)
         elif kind == "L":
             out[key] = [_plain({"v": v})["v"] for v in value]
         else:

@@ -37,7 +37,8 @@ FUNCTIONS = {"APIHandler": "ApiHandlerRole", "SlaStream": "SlaStreamRole", "SlaT
 STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversations/{conversation_id}/resolve",
                "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies",
                "/conversations/{conversation_id}/handoff",
-               "/reports/response-times", "/reports/conversations.csv"}
+               "/reports/response-times", "/reports/conversations.csv",
+               "/conversations/{conversation_id}/labels", "/incidents", "/incidents/{incident_id}"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
 PROBE = r"""
@@ -183,11 +184,14 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         allowed = [s for s in statements(resources[role]) if s["Effect"] == "Allow"]
         for statement in allowed:
             assert all("*" not in action for action in statement["Action"]), statement  # no wildcard actions
-            if statement["Resource"] == "*":  # SMS: phone numbers have no ARN
+            if statement["Resource"] == "*" and function == "APIHandler":  # DetectSentiment has no resource type
+                assert statement["Action"] == ["comprehend:DetectSentiment"]
+            elif statement["Resource"] == "*":  # SMS: phone numbers have no ARN
                 assert statement["Action"] == ["sns:Publish"] and function in ("SlaTick", "DeliverOutbound")
         granted[function] = {action for s in allowed for action in s["Action"]}
     assert [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"].__len__() == len(FUNCTIONS)
     assert "sns:Publish" not in granted["APIHandler"] | granted["SlaStream"]
+    assert "comprehend:DetectSentiment" not in granted["SlaStream"] | granted["SlaTick"] | granted["DeliverOutbound"]
     assert "ssm:GetParametersByPath" not in granted["SlaStream"]  # needs no secret
     assert "dynamodb:GetRecords" in granted["SlaStream"] and "sqs:SendMessage" in granted["SlaStream"]
     assert not {"dynamodb:GetRecords", "sqs:SendMessage"} & granted["SlaTick"]
@@ -206,7 +210,8 @@ def test_each_function_has_its_own_least_privilege_role(dist):
     assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound", "ReportsDaily"]
     for role in ("DeliverOutboundRole", "ReportsDailyRole"):
         sent = [s["Resource"] for s in statements(resources[role]) if "ses:SendRawEmail" in s["Action"]]
-        assert sent == [[{"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailDomain}"}]]
+        domain = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailDomain}"
+        assert sent == [[{"Fn::Sub": domain}]]
     events = resources["HandleInboundEmail"]["Properties"]["Events"]
     assert events["InboundMail"]["Properties"]["Bucket"] == {"Ref": "InboundMailBucket"}
     bucket = resources["InboundMailBucket"]["Properties"]

@@ -50,8 +50,9 @@ def test_list_newest_activity_first_with_opaque_cursor(client):
     first = seen[0]
     assert set(first) == {"id", "platform", "channel", "account_id", "customer", "status", "message_count",
                           "last_message_at", "last_inbound_at", "sla", "delivery_failed", "handed_off_from",
-                          "handed_off_at"}
+                          "handed_off_at", "labels", "priority", "sentiment", "incident_id", "relabelled_by_staff"}
     assert first["sla"] is None  # clocks follow the table stream, which this test doesn't pump
+    assert (first["labels"], first["priority"], first["incident_id"]) == ([], "normal", None)  # rolled up there too
     assert (first["status"], first["platform"], first["channel"], first["message_count"]) == (
         "open", "facebook", "dm", 1)
     assert ISO_Z.fullmatch(first["last_message_at"]) and ISO_Z.fullmatch(first["last_inbound_at"])
@@ -89,10 +90,12 @@ def test_detail_has_messages_oldest_first(client):
     status, detail = get(client, f"/conversations/{conv['id']}")
     assert status == 200
     assert {k: v for k, v in detail.items() if k != "messages"} == conv
+    triaged = {"labels": [], "priority": "normal", "sentiment": 0.0}  # customer messages; the brand's have none
     assert detail["messages"] == [
-        {"id": "m_a", "direction": "in", "text": "first", "sent_at": "2025-11-22T08:26:40.000Z"},
-        {"id": "m_b", "direction": "in", "text": "second", "sent_at": "2025-11-22T08:26:41.000Z"},
-        {"id": "m_c", "direction": "out", "text": "reply", "sent_at": "2025-11-22T08:26:42.000Z"},
+        {"id": "m_a", "direction": "in", "text": "first", "sent_at": "2025-11-22T08:26:40.000Z", **triaged},
+        {"id": "m_b", "direction": "in", "text": "second", "sent_at": "2025-11-22T08:26:41.000Z", **triaged},
+        {"id": "m_c", "direction": "out", "text": "reply", "sent_at": "2025-11-22T08:26:42.000Z",
+         "labels": [], "priority": None, "sentiment": None},
     ]
 
 

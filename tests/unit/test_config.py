@@ -221,7 +221,7 @@ MISTAKES: list[tuple[Callable[[dict[str, Any]], None], str]] = [
     (drop_key("sla"), "sla: missing"),
     (set_key("sla", "policy", value=[]), "sla.policy: unknown key"),
     (set_key("slas", value={}),
-     "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge, handoff)"),
+     "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge, handoff, triage, incidents)"),
     # match
     (set_key(*POLICY, 0, "match", value={"chanel": "dm"}), "sla.policies[0].match.chanel: unknown key"),
     (set_key(*POLICY, 0, "match", value={"channel": "sms"}), "sla.policies[0].match.channel: 'sms' is not a channel"),

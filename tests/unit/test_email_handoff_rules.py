@@ -115,7 +115,7 @@ def test_a_running_clock_carries_over_with_its_start():
     chat, email_policy = _Policy("chat", timedelta(hours=1)), _Policy("email", timedelta(hours=8))
     start = NOW - timedelta(minutes=10)
     state, _ = sla.apply(sla.Sla(), [sla.Fact("m1", "in", start)], type("P", (), {
-        "matching": lambda self: chat, "named": lambda self, name: chat})())
+        "matching": lambda self, priority="normal": chat, "named": lambda self, name: chat})())
     moved, events = sla.carry_over(state, email_policy, NOW)
     clock = moved.clock
     assert (clock.id, clock.kind, clock.started_at, clock.policy) == (state.clock.id, "first_response", start, "email")

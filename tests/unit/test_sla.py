@@ -23,7 +23,7 @@ class Book:
     current: Policy | None
     older: tuple[Policy, ...] = ()
 
-    def matching(self):
+    def matching(self, priority="normal"):
         return self.current
 
     def named(self, name):
