@@ -12,6 +12,12 @@ Two adjustments make moto behave like DynamoDB where Heed depends on it:
   all a rollback can need. Same observable behaviour, linear cost. (moto's own
   deep copy also replaced the stream shard on rollback, stranding every open
   stream iterator on the old shard; here the shard stays and is trimmed.)
+* every moto model instance is appended to a class-level list for moto's
+  ``/moto-api/data.json`` and never dropped until a reset. For DynamoDB that is
+  every item copy a query or a transaction's snapshot ever made, so memory grew
+  with requests x table size (about 1 GB per 30 s under the reliability load).
+  DynamoDB's models are not tracked here; nothing reads them from data.json
+  (SMS, SQS and SES still are).
 
 Run standalone: ``python -m local.emulator --port 4566``.
 """
@@ -25,6 +31,7 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
+from moto.core.common_models import BaseModel
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -109,6 +116,23 @@ def _install_cheap_rollback() -> None:
 
 
 _install_cheap_rollback()
+
+
+def _untrack_dynamodb_models() -> None:
+    if getattr(BaseModel.__new__, "heed_patched", False):
+        return
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        instance = object.__new__(cls)
+        if not cls.__module__.startswith("moto.dynamodb"):
+            cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+        return instance
+
+    new.heed_patched = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[assignment]
+
+
+_untrack_dynamodb_models()
 
 
 def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
