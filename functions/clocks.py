@@ -51,8 +51,10 @@ def handle_records(records: Iterable[dict[str, Any]]) -> int:
         image = record.get("dynamodb", {}).get("NewImage") or {}
         if record.get("eventName") != "INSERT" or image.get("type", {}).get("S") != "message":
             continue
-        if image["direction"]["S"] == "in":
-            inbound_texts.setdefault(image["conversation_id"]["S"], []).append(image.get("text", {}).get("S", ""))
+        if image["direction"]["S"] == "in":  # only what was written in a DM is searched for an email address
+            dm = image.get("channel", {}).get("S") == "dm"
+            inbound_texts.setdefault(image["conversation_id"]["S"], []).append(
+                image.get("text", {}).get("S", "") if dm else "")
         platform = image["platform"]["S"]
         facts.setdefault(image["conversation_id"]["S"], []).append(sla.Fact(
             message_id=image["id"]["S"],

@@ -387,3 +387,48 @@ def test_failed_inbound_mail_is_retried_then_parked_for_replay(mail_world, monke
     assert "Secret order 888" in {m["text"] for m in w.conversation_of(510)["messages"]}
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_dutch_conversations_get_the_notice_and_first_email_in_dutch(mail_world, tmp_path, monkeypatch):
+    """Chosen like the acknowledgements: the policy file's ``[acknowledge] language``."""
+    w = mail_world
+    path = tmp_path / "nl.toml"
+    path.write_text(POLICY + '\n[acknowledge]\nlanguage = "nl"\n')
+    monkeypatch.setenv("HEED_CONFIG", str(path))
+    config.reset()
+    w.telegram(1, 511, "Mijn pakket is niet gekomen")
+    w.telegram(2, 511, f"Mail me op {CUSTOMER}", minutes=1)
+    w.run()
+    [notice] = w.telegram_sent()
+    assert "per e-mail" in notice and address_in(notice) and CUSTOMER not in notice
+    [mail] = w.mails()
+    assert mail["Subject"] == "Je gesprek met Heed Demo via Telegram"
+    plain = mail.get_body(("plain",)).get_content()
+    assert plain.startswith("Hoi ") and "Ons gesprek tot nu toe" in plain and "Mijn pakket" in plain
+    assert "Ons gesprek tot nu toe" in mail.get_body(("html",)).get_content()
+
+
+def test_an_address_given_after_the_handoff_sends_the_first_email_once(mail_world, capsys):
+    w = mail_world
+    for n, text in enumerate(("Where is my order?", "It was due last week", "Hello??")):
+        w.telegram(n + 1, 512, text, minutes=n)
+    w.run()
+    [notice] = w.telegram_sent()  # handed off at the threshold, no address known: no email
+    address = address_in(notice)
+    assert w.mails() == []
+    w.telegram(4, 512, f"ok, it's {CUSTOMER}", minutes=5)
+    w.run()
+    [mail] = w.mails()
+    assert mail["To"] == CUSTOMER and mail["Reply-To"] == address
+    assert "It was due last week" in mail.get_body(("plain",)).get_content()
+    conv = w.conversation_of(512)
+    assert conv["channel"] == "email" and conv["sla"]["running"] is True  # Heed's own email: clock runs on
+    # another address later, or the same again, sends nothing more; so does a replayed stream batch
+    w.telegram(5, 512, "or try other@example.org", minutes=6)
+    w.telegram(6, 512, f"again: {CUSTOMER}", minutes=7)
+    w.run()
+    w.stream.iterators.clear()  # the stream handler sees every record again (a retried batch)
+    w.run()
+    assert len(w.mails()) == 1 and len(w.telegram_sent()) == 1
+    logged = capsys.readouterr().out
+    assert logged.count('"handoff_email_address_given"') == 1 and CUSTOMER not in logged
