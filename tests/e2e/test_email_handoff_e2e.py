@@ -80,7 +80,7 @@ def conversation(stack: LocalStack, conversation_id: str) -> dict:
 def test_a_dm_moves_to_email_and_back_and_forth(stack):
     now = int(time.time())
     for n, text in enumerate(("My parcel never came", "Order 12345, a week late")):
-        raw = body(p.telegram_update(CHAT + n, CHAT, n + 1, text, date=now + n, first_name="Ana"))
+        raw = body(p.telegram_update(CHAT + n, CHAT, n + 1, text, date=now - 5 + n, first_name="Ana"))
         answer = requests.post(f"{stack.api}/webhooks/telegram", data=raw, headers=telegram_headers(), timeout=10)
         assert answer.json() == {"received": 1}
 
