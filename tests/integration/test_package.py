@@ -197,9 +197,16 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         denied = [s for s in statements(resources[role]) if s["Effect"] == "Deny"]
         assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
                            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
-    # Inbound email: reads raw mail from its bucket only; only DeliverOutbound sends email.
+    # Inbound email: reads raw mail from its bucket only; failed events to its own queue; only DeliverOutbound
+    # sends email.
     assert granted["HandleInboundEmail"] == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject",
-                                             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+                                             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
+                                             "sqs:SendMessage"}
+    [failed_mail] = [s for s in statements(resources["HandleInboundEmailRole"]) if s.get("Sid") == "FailedMail"]
+    assert failed_mail["Resource"] == [{"Fn::GetAtt": ["InboundMailFailures", "Arn"]}]
+    invoke = resources["HandleInboundEmailInvokeConfig"]["Properties"]
+    assert invoke["FunctionName"] == {"Ref": "HandleInboundEmail"} and invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["InboundMailFailures", "Arn"]}
     assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound"]
     events = resources["HandleInboundEmail"]["Properties"]["Events"]
     assert events["InboundMail"]["Properties"]["Bucket"] == {"Ref": "InboundMailBucket"}
