@@ -12,7 +12,7 @@ LINT_VENV ?= .venv-lint
 # A stage's environment variable from .chalice/config.json, where stages are defined.
 stage_env = $(shell $(PYTHON) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"].get("$(STAGE)", {}).get("environment_variables", {}).get("$(1)", ""))')
 
-.PHONY: venv run test unit bench reliability lint package deploy terraform clean check-templates sim sim-sent sim-reset report
+.PHONY: venv run test unit bench reliability lint package deploy terraform clean check-templates sim sim-sent sim-reset sim-email replay-inbound-mail report
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ MSG ?= Where is my order?
 CUSTOMER ?= Ana
 sim: venv
 	$(PY) -m local.simulator send $(KIND) "$(MSG)" --customer "$(CUSTOMER)"
+
+# A customer's email to a conversation's reply address (from its handoff notice), stored in the
+# local inbound bucket as SES would: `make sim-email TO=support+<token>@mail.heed.example MSG=...`.
+sim-email: venv
+	@test -n "$(TO)" || { echo "make sim-email needs TO=<the conversation's reply address>" >&2; exit 2; }
+	$(PY) -m local.simulator email --to "$(TO)" "$(MSG)" $(if $(IN_REPLY_TO),--in-reply-to "$(IN_REPLY_TO)")
 
 sim-sent: venv
 	$(PY) -m local.simulator sent
@@ -133,6 +139,13 @@ terraform: venv check-stage
 		--stage $(STAGE) $(DIST)/terraform/$(STAGE)
 	rm -rf vendor
 	$(PY) infra/terraform.py $(DIST)/terraform/$(STAGE)/chalice.tf.json
+
+# Inbound mail that failed after Lambda's retries waits in the stack's InboundMailFailures queue
+# (output InboundMailFailuresQueueUrl); this hands it back: to the function (FUNCTION=heed-prod-HandleInboundEmail,
+# with the AWS CLI's credentials) or, without FUNCTION, to the handler in this process (the local stack).
+replay-inbound-mail: venv
+	@test -n "$(QUEUE_URL)" || { echo "make replay-inbound-mail needs QUEUE_URL=<InboundMailFailuresQueueUrl>" >&2; exit 2; }
+	$(PY) -m functions.inbound_mail replay --queue-url "$(QUEUE_URL)" $(if $(FUNCTION),--function "$(FUNCTION)")
 
 clean:
 	rm -rf vendor dist .pytest_cache $(LINT_VENV)

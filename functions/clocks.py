@@ -73,7 +73,8 @@ def _consider_handoff(stored: dict[str, list[dynamo.StreamMessage]], config: Con
     from functions import handoff
 
     for conversation_id, messages in stored.items():
-        texts = [m.text for m in messages if m.fact.direction == "in"]
+        # Only what was written in a DM is searched for an email address.
+        texts = [m.text if m.channel == "dm" else "" for m in messages if m.fact.direction == "in"]
         if texts:
             handoff.consider(conversation_id, texts, config)
 

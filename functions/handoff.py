@@ -18,6 +18,7 @@ notices respect the platforms' windows like acknowledgements do.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Optional
 
@@ -45,6 +46,8 @@ def consider(conversation_id: str, new_texts: list[str], config: Config) -> None
     if state.handoff is not None:
         if not state.handoff.queued:
             _queue(state, state.handoff, config)
+        elif not state.handoff.customer_email:
+            _address_given_later(state, state.handoff, new_texts, config)
         return
     reason, customer_email = rules.reason_to_hand_off(config.handoff, state.channel, state.inbound_count,
                                                       state.inbound_chars, new_texts)
@@ -82,6 +85,26 @@ def hand_off(conversation_id: str, reason: str, *, customer_email: Optional[str]
     if not state.handoff.queued:
         _queue(state, state.handoff, config)
     return state
+
+
+def _address_given_later(state: dynamo.HandoffState, record: dynamo.Handoff, new_texts: list[str],
+                         config: Config) -> None:
+    """Handed off without an address, and now the customer wrote one in the DM: send the first email then.
+
+    Queued under the same key as at the move (``handoff-email:<id>``), then the address is recorded
+    (never overwritten): a stream retry in between queues the same key again, which is sent once; once
+    recorded, later addresses change nothing.
+    """
+    from functions.outbound import queue
+
+    if not config.handoff.on_email_address or record.handed_off_from != "dm":
+        return
+    address = next((found for text in new_texts if (found := rules.email_address_in(text))), None)
+    if address is None:
+        return
+    queue.enqueue(_first_email(state, replace(record, customer_email=address), config))
+    dynamo.set_customer_email(state.conversation_id, address)
+    log("handoff_email_address_given", conversation_id=state.conversation_id)
 
 
 def _check_notice_possible(state: dynamo.HandoffState, customer_email: Optional[str]) -> None:
@@ -152,7 +175,7 @@ def _first_email(state: dynamo.HandoffState, record: dynamo.Handoff, config: Con
                for m in (conversation.messages if conversation else [])]
     lines, left_out = rules.transcript(history)
     platform_name = PLATFORM_NAMES.get(state.platform, state.platform)
-    text, html = emails.render("handoff", config.acknowledge.language, {
+    subject, text, html = emails.render("handoff", config.acknowledge.language, {
         "customer_name": state.customer_name, "brand_name": config.brand_name, "platform_name": platform_name,
         "reply_address": record.reply_address, "transcript": lines, "left_out": left_out})
     return OutboundMessage(
@@ -160,5 +183,5 @@ def _first_email(state: dynamo.HandoffState, record: dynamo.Handoff, config: Con
         platform=state.platform, channel="email", account_id=state.account_id, customer_id=state.customer_id,
         text=text, root_id=state.root_id,
         email={"to": record.customer_email, "reply_to": record.reply_address, "message_id": record.email_root,
-               "subject": f"Your conversation with {config.brand_name} on {platform_name}",
+               "subject": subject,
                "in_reply_to": None, "references": [], "html": html})

@@ -14,9 +14,10 @@ issued (forged, guessed, or a conversation's mail sent elsewhere).
 """
 from __future__ import annotations
 
+import json
 import urllib.parse
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Optional
 
 from functions import aws, metrics, settings
 from functions.adapters import email as parser
@@ -87,3 +88,50 @@ def _dropped(key: str, reason: str) -> int:
     metrics.count("EmailsDropped", Reason=reason)
     return 0
 
+
+
+def replay(queue_url: str, function_name: Optional[str] = None, limit: int = 1000) -> int:
+    """Hand the events waiting in the on-failure queue back to the handler; returns how many were replayed.
+
+    Each queue message is Lambda's on-failure record; its ``requestPayload`` is the S3 event. With
+    ``function_name`` the event is invoked asynchronously on that function (the cloud), else handled
+    here (locally, against the emulator). A message is deleted only once its event was handed over;
+    replaying a mail that was stored after all stores nothing twice (its Message-ID is its key).
+    """
+    sqs = aws.client("sqs")
+    replayed = 0
+    while replayed < limit:
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=60).get("Messages", [])
+        if not received:
+            break
+        for message in received:
+            event = json.loads(message["Body"]).get("requestPayload", {})
+            if function_name:
+                aws.client("lambda").invoke(FunctionName=function_name, InvocationType="Event",
+                                            Payload=json.dumps(event).encode())
+            else:
+                handle_s3_event(event)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            replayed += 1
+            log("inbound_mail_replayed", object_keys=[r.get("s3", {}).get("object", {}).get("key")
+                                                     for r in event.get("Records", [])])
+    return replayed
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m functions.inbound_mail",
+                                     description="Replay inbound mail that failed after retries.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("replay", help="hand the on-failure queue's events back to the handler")
+    run.add_argument("--queue-url", required=True, help="the stack output InboundMailFailuresQueueUrl")
+    run.add_argument("--function", help="the HandleInboundEmail function to invoke (default: handle here)")
+    args = parser.parse_args(argv)
+    print(f"{replay(args.queue_url, args.function)} replayed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,11 @@ Terraform packager has no ``--merge-template``). This rewrites it to:
   stream, the failed-batch queue, the outbound queue and one IAM role per
   function (the Chalice config's placeholder role is replaced), and apply the
   stream mapping's settings from the template (bisect, retries, failure
-  destination, filter) and partial batch responses for the outbound queue.
+  destination, filter) and partial batch responses for the outbound queue;
+* add what Chalice can't package for the inbound mail function: the inbound
+  bucket's ObjectCreated notification (``mail/``), the permission letting S3
+  invoke it, and its asynchronous-invocation config (retries and on-failure
+  queue, from ``HandleInboundEmailInvokeConfig`` in the template).
 
 Usage: ``python infra/terraform.py dist/terraform/<stage>/chalice.tf.json``
 """
@@ -44,6 +48,9 @@ VARIABLES = {
                                      "grants); invoke it from the inbound bucket's ObjectCreated notifications",
     "heed_email_domain": "The mail domain of reply addresses (an SES-verified identity); empty turns email off",
     "heed_email_from": "Heed's From address, <local part>@<heed_email_domain>",
+    "heed_inbound_bucket_name": "The inbound mail bucket the SES receipt rule writes to (InboundMailBucket); its "
+                                "ObjectCreated notifications under mail/ are managed here",
+    "heed_inbound_failures_queue_arn": "The SQS queue for inbound mail that failed after retries (InboundMailFailures)",
 }
 
 
@@ -77,7 +84,35 @@ def rewrite(tf: dict[str, Any]) -> dict[str, Any]:
     })
     _mapping(tf, "deliver_outbound").update({"event_source_arn": "${var.heed_outbound_queue_arn}",
                                              "function_response_types": ["ReportBatchItemFailures"]})
+    _inbound_mail(tf)
     return tf
+
+
+def _inbound_mail(tf: dict[str, Any]) -> None:
+    """S3 -> handle_inbound_email, as the template's S3 event and EventInvokeConfig give it to CloudFormation."""
+    resources = _template_resources()
+    invoke = resources["HandleInboundEmailInvokeConfig"]["Properties"]
+    (rule,) = resources["HandleInboundEmail"]["Properties"]["Events"]["InboundMail"]["Properties"]["Filter"][
+        "S3Key"]["Rules"]
+    function = "aws_lambda_function.handle_inbound_email"
+    bucket_arn = "arn:${data.aws_partition.chalice.partition}:s3:::${var.heed_inbound_bucket_name}"
+    tf.setdefault("data", {}).setdefault("aws_partition", {}).setdefault("chalice", {})
+    tf.setdefault("data", {}).setdefault("aws_caller_identity", {}).setdefault("chalice", {})
+    resource = tf["resource"]
+    resource.setdefault("aws_lambda_permission", {})["handle_inbound_email_s3"] = {
+        "statement_id": "inbound-mail-bucket", "action": "lambda:InvokeFunction",
+        "function_name": f"${{{function}.function_name}}", "principal": "s3.amazonaws.com",
+        "source_arn": bucket_arn, "source_account": "${data.aws_caller_identity.chalice.account_id}"}
+    resource.setdefault("aws_s3_bucket_notification", {})["inbound_mail"] = {
+        "bucket": "${var.heed_inbound_bucket_name}",
+        "lambda_function": [{"lambda_function_arn": f"${{{function}.arn}}", "events": ["s3:ObjectCreated:*"],
+                             "filter_prefix": rule["Value"]}],
+        "depends_on": ["aws_lambda_permission.handle_inbound_email_s3"]}
+    resource.setdefault("aws_lambda_function_event_invoke_config", {})["handle_inbound_email"] = {
+        "function_name": f"${{{function}.function_name}}", "qualifier": invoke["Qualifier"],
+        "maximum_retry_attempts": invoke["MaximumRetryAttempts"],
+        "maximum_event_age_in_seconds": invoke["MaximumEventAgeInSeconds"],
+        "destination_config": {"on_failure": {"destination": "${var.heed_inbound_failures_queue_arn}"}}}
 
 
 def _stream_mapping(tf: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +127,11 @@ def _mapping(tf: dict[str, Any], function: str) -> dict[str, Any]:
 
 def _template_stream_source() -> dict[str, Any]:
     """The stream mapping's settings as infra/template.yaml gives them to CloudFormation: one definition."""
-    template = yaml.safe_load(TEMPLATE.read_text())
-    return template["Resources"]["SlaStream"]["Properties"]["Events"]["SlaStreamDynamodbEventSource"]["Properties"]
+    return _template_resources()["SlaStream"]["Properties"]["Events"]["SlaStreamDynamodbEventSource"]["Properties"]
+
+
+def _template_resources() -> dict[str, Any]:
+    return yaml.safe_load(TEMPLATE.read_text())["Resources"]
 
 
 def main(path: str) -> None:

@@ -22,11 +22,12 @@ Lambda's, on a timer:
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import boto3
 
@@ -114,25 +115,65 @@ class OutboundQueue:
 
 
 class InboundMail:
-    """Lists the inbound mail bucket and hands each new object to ``app.handle_inbound_email`` (once per key)."""
+    """Lists the inbound mail bucket and hands each new object to ``app.handle_inbound_email`` (once per key).
 
-    def __init__(self, bucket: str) -> None:
+    Like Lambda's asynchronous invocation (``HandleInboundEmailInvokeConfig``): a mail whose handling
+    raised stays unhandled and is tried again at the next turn, at most ``max_attempts`` times in all;
+    then its event goes to the on-failure queue (``failures_queue_url``, as Lambda's destination record)
+    for a replay, and the pump moves on. Logged with the object key and the error's type only.
+    """
+
+    def __init__(self, bucket: str, failures_queue_url: Optional[str] = None, max_attempts: int = 3) -> None:
         self.bucket = bucket
+        self.failures_queue_url = failures_queue_url
+        self.max_attempts = max_attempts
         self.seen: set[str] = set()
+        self.attempts: dict[str, int] = {}
 
     def drain(self) -> int:
+        """Hand over every new object; returns how many were handled (failed ones not counted)."""
         from app import handle_inbound_email
 
         s3 = boto3.client("s3")
         handed = 0
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="mail/"):
             for item in page.get("Contents", []):
-                if item["Key"] in self.seen:
+                key = item["Key"]
+                if key in self.seen:
                     continue
-                handle_inbound_email(s3_event(self.bucket, item["Key"], item["Size"]), None)
-                self.seen.add(item["Key"])  # only after the handler succeeded: a failure is retried next turn
+                event = s3_event(self.bucket, key, item["Size"])
+                try:
+                    handle_inbound_email(event, None)
+                except Exception as exc:  # noqa: BLE001 - what Lambda does: count the attempt, retry later
+                    self._failed(key, event, exc)
+                    continue
+                self.seen.add(key)  # only after the handler succeeded
+                self.attempts.pop(key, None)
                 handed += 1
         return handed
+
+    def _failed(self, key: str, event: dict[str, Any], exc: Exception) -> None:
+        attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
+        if attempt < self.max_attempts:
+            log("inbound_mail_failed", level="WARNING", object_key=key, attempt=attempt, error=type(exc).__name__)
+            return
+        self.seen.add(key)
+        self.attempts.pop(key, None)
+        if self.failures_queue_url:
+            boto3.client("sqs").send_message(QueueUrl=self.failures_queue_url,
+                                             MessageBody=json.dumps(failure_record(event, attempt, exc)))
+        log("inbound_mail_given_up", level="ERROR", object_key=key, attempts=attempt, error=type(exc).__name__,
+            queued=bool(self.failures_queue_url))
+
+
+def failure_record(event: dict[str, Any], attempts: int, exc: Exception) -> dict[str, Any]:
+    """Lambda's on-failure destination record for an asynchronous invocation (the error's type, not its text)."""
+    return {"version": "1.0", "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "requestContext": {"requestId": "local-pump", "functionArn": "local:handle_inbound_email",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": type(exc).__name__}}
 
 
 def s3_event(bucket: str, key: str, size: int = 0) -> dict[str, Any]:
@@ -169,10 +210,12 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
 
-def jobs(table_name: str, outbound_queue_url: str, inbound_bucket: str | None = None) -> list[Job]:
+def jobs(table_name: str, outbound_queue_url: str, inbound_bucket: str | None = None,
+         inbound_failures_queue_url: str | None = None) -> list[Job]:
     return [
         Job("table-stream", 1.0, TableStream(table_name).drain),
-        *([Job("inbound-mail", 1.0, InboundMail(inbound_bucket).drain)] if inbound_bucket else []),
+        *([Job("inbound-mail", 1.0, InboundMail(inbound_bucket, inbound_failures_queue_url).drain)]
+          if inbound_bucket else []),
         Job("outbound-queue", 1.0, OutboundQueue(outbound_queue_url).drain),
         Job("sla-tick", float(os.environ.get("HEED_TICK_SECONDS", "5")), tick),
     ]

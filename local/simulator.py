@@ -23,8 +23,10 @@ points ``META_GRAPH_URL``, ``X_API_URL`` and ``TELEGRAM_API_URL`` at it):
 CLI (``python -m local.simulator --help``): ``send KIND "text" [--customer NAME]``
 posts a correctly signed webhook to the local API (the local secrets, or the
 environment's), as the customer NAME (the same name is the same customer, so
-the same conversation); ``sent``, ``fail``, ``reset`` talk to a running
-simulator; ``serve`` runs one alone.
+the same conversation); ``email --to ADDRESS "text"`` writes a customer's mail
+into the local inbound bucket under ``mail/`` as the SES receipt rule would
+(the pump hands it to ``handle_inbound_email``); ``sent``, ``fail``, ``reset``
+talk to a running simulator; ``serve`` runs one alone.
 
 Throwaway local use only: it listens on loopback and trusts its caller.
 """
@@ -709,7 +711,67 @@ def post_webhook(api_url: str, kind: str, text: str, customer: str = "Ana",
         return error.code, error.read().decode()
 
 
+# --------------------------------------------------------------------------- inbound email
+
+LOCAL_INBOUND_BUCKET = "heed-local-inbound-mail-123456789012-us-east-1"  # stack heed-local in moto's account
+SES_INBOUND_HOST = "inbound-smtp.us-east-1.amazonaws.com"
+
+
+def inbound_mail(to: str, text: str, sender: str = "Ana Customer <ana@example.com>",
+                 in_reply_to: Optional[str] = None, subject: Optional[str] = None,
+                 now: Optional[datetime] = None) -> tuple[str, bytes]:
+    """``(SES message id, raw RFC 5322 bytes)`` of a customer's plain-text mail as an SES receipt rule stores it:
+    the sender's headers, then the ones SES adds on top (``Return-Path``, ``Received``, the verdicts)."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid, parseaddr
+
+    now = now or datetime.now(UTC)
+    ses_id = "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40))
+    envelope_from = parseaddr(sender)[1] or sender
+    mail = EmailMessage()
+    mail["Return-Path"] = f"<{envelope_from}>"
+    mail["Received"] = (f"from mail.example.com (mail.example.com [203.0.113.25]) by {SES_INBOUND_HOST} "
+                        f"with SMTP id {ses_id} for {to}; {format_datetime(now)}")
+    mail["X-SES-Spam-Verdict"] = "PASS"
+    mail["X-SES-Virus-Verdict"] = "PASS"
+    mail["Received-SPF"] = "none (spfCheck: 203.0.113.25 is neither permitted nor denied)"
+    mail["X-SES-RECEIPT"] = base64.b64encode(random.token_bytes(48)).decode()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = subject or ("Re: your conversation" if in_reply_to else "About my order")
+    mail["Date"] = format_datetime(now)
+    mail["Message-ID"] = make_msgid(domain=envelope_from.rpartition("@")[2] or "example.com")
+    if in_reply_to:
+        reference = in_reply_to if in_reply_to.startswith("<") else f"<{in_reply_to}>"
+        mail["In-Reply-To"] = reference
+        mail["References"] = reference
+    mail.set_content(text)
+    return ses_id, mail.as_bytes()
+
+
+def put_inbound_mail(to: str, text: str, *, sender: str = "Ana Customer <ana@example.com>",
+                     in_reply_to: Optional[str] = None, subject: Optional[str] = None,
+                     bucket: Optional[str] = None, endpoint_url: Optional[str] = None) -> str:
+    """Store a customer's mail in the inbound bucket at ``mail/<SES message id>``, as the receipt rule's S3
+    action does (the emulator's, by default); returns the object key."""
+    import boto3
+
+    ses_id, raw = inbound_mail(to, text, sender, in_reply_to, subject)
+    key = f"mail/{ses_id}"
+    s3 = boto3.client("s3", endpoint_url=endpoint_url or _default_emulator())
+    s3.put_object(Bucket=bucket or _default_bucket(), Key=key, Body=raw)
+    return key
+
+
 # --------------------------------------------------------------------------- CLI
+
+
+def _default_emulator() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{os.environ.get('HEED_EMULATOR_PORT', '4566')}"
+
+
+def _default_bucket() -> str:
+    return os.environ.get("HEED_INBOUND_BUCKET") or LOCAL_INBOUND_BUCKET
 
 
 def _default_api() -> str:
@@ -740,6 +802,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     send.add_argument("text")
     send.add_argument("--customer", default="Ana", help="the customer's name (same name: same conversation)")
     send.add_argument("--api", default=_default_api(), help="the API's base URL (default %(default)s)")
+    mail = commands.add_parser("email", help="drop a customer's email into the local inbound bucket (as SES would)")
+    mail.add_argument("text")
+    mail.add_argument("--to", required=True, help="the conversation's reply address (support+<token>@...)")
+    mail.add_argument("--from", dest="sender", default="Ana Customer <ana@example.com>")
+    mail.add_argument("--in-reply-to", help="the Message-ID answered (threads even without the plus address)")
+    mail.add_argument("--subject")
+    mail.add_argument("--bucket", default=_default_bucket())
+    mail.add_argument("--endpoint", default=_default_emulator(), help="the emulator (default %(default)s)")
     sent = commands.add_parser("sent", help="what Heed sent to the platforms (the simulator's record)")
     sent.add_argument("--sim", default=_default_sim())
     sent.add_argument("--json", action="store_true", help="the raw record")
@@ -760,6 +830,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         status, body = post_webhook(args.api, args.kind, args.text, args.customer)
         print(f"{args.kind} from {args.customer}: {status} {body.strip()}")
         return 0 if 200 <= status < 300 else 1
+    if args.command == "email":
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        try:
+            key = put_inbound_mail(args.to, args.text, sender=args.sender, in_reply_to=args.in_reply_to,
+                                   subject=args.subject, bucket=args.bucket, endpoint_url=args.endpoint)
+        except Exception as error:  # noqa: BLE001 - a CLI: say what failed, no traceback
+            raise SystemExit(f"could not store the mail in s3://{args.bucket} at {args.endpoint} "
+                             f"({type(error).__name__}: {error}); is `make run` going?") from None
+        print(f"s3://{args.bucket}/{key}: the pump hands it to handle_inbound_email within a second")
+        return 0
     if args.command == "sent":
         calls = _sim_call(f"{args.sim}/_sim/sent")["sent"]
         if args.json:

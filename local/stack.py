@@ -90,6 +90,7 @@ class Stack:
             self.env.setdefault("HEED_TABLE", outputs["HeedTableName"])
             self.env.setdefault("HEED_OUTBOUND_QUEUE_URL", outputs["OutboundQueueUrl"])
             self.env.setdefault("HEED_INBOUND_BUCKET", outputs["InboundMailBucketName"])
+            self.env.setdefault("HEED_INBOUND_FAILURES_QUEUE_URL", outputs["InboundMailFailuresQueueUrl"])
             os.environ.update(self.env)
             self._start_simulator()
             self._start_api()
@@ -158,7 +159,7 @@ class Stack:
         from local.pump import Pump, jobs
 
         self.pump = Pump(jobs(self.env["HEED_TABLE"], self.env["HEED_OUTBOUND_QUEUE_URL"],
-                              self.env["HEED_INBOUND_BUCKET"]))
+                              self.env["HEED_INBOUND_BUCKET"], self.env["HEED_INBOUND_FAILURES_QUEUE_URL"]))
         self.pump.start()
 
 

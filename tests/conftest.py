@@ -53,7 +53,7 @@ def stack_env(moto_endpoint: str) -> Iterator[dict[str, str]]:
     os.environ["HEED_TABLE"] = outputs["HeedTableName"]
     os.environ["HEED_OUTBOUND_QUEUE_URL"] = outputs["OutboundQueueUrl"]
     yield {"endpoint": moto_endpoint, "table": outputs["HeedTableName"], "queue": outputs["OutboundQueueUrl"],
-           "bucket": outputs["InboundMailBucketName"]}
+           "bucket": outputs["InboundMailBucketName"], "inbound_failures": outputs["InboundMailFailuresQueueUrl"]}
     os.environ.pop("HEED_TABLE", None)
     os.environ.pop("HEED_OUTBOUND_QUEUE_URL", None)
 

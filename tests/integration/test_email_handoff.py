@@ -84,6 +84,7 @@ class MailWorld(World):
         super().__init__(client, stack_env, simulator, traveller)
         self.bucket = stack_env["bucket"]
         self.inbound = InboundMail(self.bucket)
+        self.failures_url = stack_env["inbound_failures"]
         self.objects = 0
 
     def run(self) -> None:
@@ -309,3 +310,125 @@ def test_ses_refusal_is_not_retried_and_shows_on_the_conversation(mail_world):
         assert w.dead_letters() == 0 and len(w.mails()) == 1
     finally:
         boto3.client("ses").verify_domain_identity(Domain=DOMAIN)
+
+
+def test_simulator_email_command_writes_mail_as_ses_would(mail_world, capsys):
+    """``python -m local.simulator email``: a raw mail under ``mail/`` in the inbound bucket, picked up by the pump."""
+    from local import simulator
+
+    w = mail_world
+    conv_id, address, first = _handed_off(w, 509)
+    endpoint = w.endpoint
+    w.at(2)
+    assert simulator.main(["email", "--to", address, "--bucket", w.bucket, "--endpoint", endpoint,
+                           "Order 12345, thanks"]) == 0
+    # threaded by In-Reply-To alone: the plus address lost on the way
+    root = first["Message-ID"].strip()
+    assert simulator.main(["email", "--to", f"support@{DOMAIN}", "--in-reply-to", root, "--bucket", w.bucket,
+                           "--endpoint", endpoint, "--from", "Ana <ana@example.com>", "And a second thing"]) == 0
+    out = capsys.readouterr().out
+    keys = re.findall(r"s3://[^/]+/(mail/\S+):", out)
+    assert len(keys) == 2 and all(re.fullmatch(r"mail/[a-z0-9]{40}", k) for k in keys)  # SES's object names
+    raw = boto3.client("s3").get_object(Bucket=w.bucket, Key=keys[0])["Body"].read()
+    stored = email.message_from_bytes(raw, policy=email.policy.default)
+    assert stored["Return-Path"] == "<ana@example.com>" and stored["X-SES-Spam-Verdict"] == "PASS"
+    assert "inbound-smtp" in stored["Received"] and stored["To"] == address
+    w.run()
+    conv = w.conversation_of(509)
+    assert {m["text"] for m in conv["messages"] if m["direction"] == "in"} >= {
+        "And a second thing", "Order 12345, thanks"}
+    assert conv["message_count"] == 6  # two DMs, the notice, the first email, two mails
+    assert conv["id"] == conv_id and conv["channel"] == "email"
+
+
+def test_failed_inbound_mail_is_retried_then_parked_for_replay(mail_world, monkeypatch, capsys):
+    """A mail whose handling raised is not lost: retried by the pump, then in the on-failure queue, replayed."""
+    from functions import inbound_mail
+    from functions.store import dynamo
+
+    w = mail_world
+    conv_id, address, _ = _handed_off(w, 510)
+    queue_url = w.failures_url
+    pump = InboundMail(w.bucket, queue_url, max_attempts=3)
+    real_save = dynamo.save
+    failures = {"left": 1}
+
+    def flaky_save(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("storage hiccup")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(dynamo, "save", flaky_save)
+    boto3.client("s3").put_object(Bucket=w.bucket, Key="mail/flaky", Body=reply_mail(
+        address, "Secret order 777", message_id="flaky@example.com"))
+    assert pump.drain() == 0  # failed: left for the next turn
+    assert pump.drain() == 1  # the retry stores it
+    assert pump.drain() == 0  # and only once
+    assert "Secret order 777" in {m["text"] for m in w.conversation_of(510)["messages"]}
+
+    failures["left"] = 10  # keeps failing: parked after 3 attempts
+    boto3.client("s3").put_object(Bucket=w.bucket, Key="mail/doomed", Body=reply_mail(
+        address, "Secret order 888", message_id="doomed@example.com"))
+    assert [pump.drain() for _ in range(4)] == [0, 0, 0, 0]
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    logged = capsys.readouterr().out
+    events = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    assert [e["attempt"] for e in events if e.get("event") == "inbound_mail_failed"] == [1, 1, 2]
+    [given_up] = [e for e in events if e.get("event") == "inbound_mail_given_up"]
+    assert given_up["object_key"] == "mail/doomed" and given_up["attempts"] == 3 and given_up["queued"]
+    assert "Secret order" not in logged and CUSTOMER not in logged and address not in logged
+
+    failures["left"] = 0  # fixed: replay the parked event through the command
+    assert inbound_mail.main(["replay", "--queue-url", queue_url]) == 0
+    assert "1 replayed" in capsys.readouterr().out
+    assert "Secret order 888" in {m["text"] for m in w.conversation_of(510)["messages"]}
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_dutch_conversations_get_the_notice_and_first_email_in_dutch(mail_world, tmp_path, monkeypatch):
+    """Chosen like the acknowledgements: the policy file's ``[acknowledge] language``."""
+    w = mail_world
+    path = tmp_path / "nl.toml"
+    path.write_text(POLICY + '\n[acknowledge]\nlanguage = "nl"\n')
+    monkeypatch.setenv("HEED_CONFIG", str(path))
+    config.reset()
+    w.telegram(1, 511, "Mijn pakket is niet gekomen")
+    w.telegram(2, 511, f"Mail me op {CUSTOMER}", minutes=1)
+    w.run()
+    [notice] = w.telegram_sent()
+    assert "per e-mail" in notice and address_in(notice) and CUSTOMER not in notice
+    [mail] = w.mails()
+    assert mail["Subject"] == "Je gesprek met Heed Demo via Telegram"
+    plain = mail.get_body(("plain",)).get_content()
+    assert plain.startswith("Hoi ") and "Ons gesprek tot nu toe" in plain and "Mijn pakket" in plain
+    assert "Ons gesprek tot nu toe" in mail.get_body(("html",)).get_content()
+
+
+def test_an_address_given_after_the_handoff_sends_the_first_email_once(mail_world, capsys):
+    w = mail_world
+    for n, text in enumerate(("Where is my order?", "It was due last week", "Hello??")):
+        w.telegram(n + 1, 512, text, minutes=n)
+    w.run()
+    [notice] = w.telegram_sent()  # handed off at the threshold, no address known: no email
+    address = address_in(notice)
+    assert w.mails() == []
+    w.telegram(4, 512, f"ok, it's {CUSTOMER}", minutes=5)
+    w.run()
+    [mail] = w.mails()
+    assert mail["To"] == CUSTOMER and mail["Reply-To"] == address
+    assert "It was due last week" in mail.get_body(("plain",)).get_content()
+    conv = w.conversation_of(512)
+    assert conv["channel"] == "email" and conv["sla"]["running"] is True  # Heed's own email: clock runs on
+    # another address later, or the same again, sends nothing more; so does a replayed stream batch
+    w.telegram(5, 512, "or try other@example.org", minutes=6)
+    w.telegram(6, 512, f"again: {CUSTOMER}", minutes=7)
+    w.run()
+    w.stream.iterators.clear()  # the stream handler sees every record again (a retried batch)
+    w.run()
+    assert len(w.mails()) == 1 and len(w.telegram_sent()) == 1
+    logged = capsys.readouterr().out
+    assert logged.count('"handoff_email_address_given"') == 1 and CUSTOMER not in logged

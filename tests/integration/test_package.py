@@ -203,10 +203,16 @@ def test_each_function_has_its_own_least_privilege_role(dist):
         denied = [s for s in statements(resources[role]) if s["Effect"] == "Deny"]
         assert denied == [{"Sid": "SmsOnly", "Effect": "Deny", "Action": ["sns:Publish"],
                            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*"}]}]
-    # Inbound email: reads raw mail from its bucket only; only DeliverOutbound and the weekly report send
-    # email, and only from the stage's domain.
+    # Inbound email: reads raw mail from its bucket only; failed events to its own queue. Only DeliverOutbound
+    # and the weekly report send email, and only from the stage's domain.
     assert granted["HandleInboundEmail"] == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject",
-                                             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}
+                                             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
+                                             "sqs:SendMessage"}
+    [failed_mail] = [s for s in statements(resources["HandleInboundEmailRole"]) if s.get("Sid") == "FailedMail"]
+    assert failed_mail["Resource"] == [{"Fn::GetAtt": ["InboundMailFailures", "Arn"]}]
+    invoke = resources["HandleInboundEmailInvokeConfig"]["Properties"]
+    assert invoke["FunctionName"] == {"Ref": "HandleInboundEmail"} and invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["InboundMailFailures", "Arn"]}
     assert [f for f, actions in granted.items() if "ses:SendRawEmail" in actions] == ["DeliverOutbound", "ReportsDaily"]
     for role in ("DeliverOutboundRole", "ReportsDailyRole"):
         sent = [s["Resource"] for s in statements(resources[role]) if "ses:SendRawEmail" in s["Action"]]
@@ -303,6 +309,17 @@ def test_terraform_layout(tmp_path):
     assert stream["event_source_arn"] == "${var.heed_table_stream_arn}" and stream["bisect_batch_on_function_error"]
     queue = next(m for name, m in mappings.items() if name.startswith("deliver_outbound"))
     assert queue["event_source_arn"] == "${var.heed_outbound_queue_arn}"
+    # S3 -> the inbound mail function, which Chalice can't package: notification, permission, async config
+    resource = tf["resource"]
+    [notified] = resource["aws_s3_bucket_notification"]["inbound_mail"]["lambda_function"]
+    assert notified == {"lambda_function_arn": "${aws_lambda_function.handle_inbound_email.arn}",
+                        "events": ["s3:ObjectCreated:*"], "filter_prefix": "mail/"}
+    permission = resource["aws_lambda_permission"]["handle_inbound_email_s3"]
+    assert permission["principal"] == "s3.amazonaws.com" and "${var.heed_inbound_bucket_name}" in permission[
+        "source_arn"]
+    invoke = resource["aws_lambda_function_event_invoke_config"]["handle_inbound_email"]
+    assert invoke["maximum_retry_attempts"] == 2 and invoke["destination_config"]["on_failure"][
+        "destination"] == "${var.heed_inbound_failures_queue_arn}"
     swagger = json.loads(tf["locals"]["chalice_api_swagger"])
     assert swagger["securityDefinitions"]["HeedStaff"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [POOL]
 

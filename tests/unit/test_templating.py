@@ -93,10 +93,10 @@ def test_after_hours_says_when_the_team_is_back() -> None:
 def test_make_check_templates_passes() -> None:
     problems, renders = check()
     assert problems == []
-    # the handoff notice (English only) goes to DMs and private replies, never public: 7 places
+    # the handoff notice (English and Dutch) goes to DMs and private replies, never public: 7 places
     handoff_places = [(p, c) for p, c in EVERYWHERE if c in templating.KIND_CHANNELS["handoff"]]
     assert len(handoff_places) == 7
-    assert renders == (len(SHIPPED) * len(EVERYWHERE) + len(handoff_places)) * len(templating.samples())
+    assert renders == (len(SHIPPED) * len(EVERYWHERE) + 2 * len(handoff_places)) * len(templating.samples())
     assert templating.main(["--check"]) == 0  # what `make check-templates` runs
 
 
@@ -290,7 +290,11 @@ def test_the_handoff_notice_names_the_reply_address_and_fits_everywhere_it_goes(
     address = templating.SAMPLE_EXTRAS["reply_address"]
     for platform, channel in [(p, c) for p, c in EVERYWHERE if c in ("dm", "private_reply")]:
         variables = {**templating.samples()[2][1], "reply_address": address}
-        text = templating.render("handoff", platform, channel, "en", variables)
-        assert address in text and templating.fits(platform, channel, text)
+        for language, words in (("en", "email"), ("nl", "e-mail")):
+            text = templating.render("handoff", platform, channel, language, variables)
+            assert address in text and words in text and templating.fits(platform, channel, text)
+    dutch = templating.render("handoff", "facebook", "private_reply", None, {**templating.samples()[0][1],
+                              "reply_address": address}, default_language="nl")
+    assert dutch.startswith(("Hoi ", "Bedankt")) and "openbaar" in dutch  # chosen like the acks: [acknowledge] nl
     with pytest.raises(templating.TemplateError, match="reply_address"):
         templating.render("handoff", "telegram", "dm", "en", templating.samples()[0][1])
