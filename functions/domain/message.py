@@ -46,6 +46,8 @@ class Message:
     reply_to: Optional[str] = None
     attachments: tuple[str, ...] = field(default_factory=tuple)
     automated: bool = False  # Heed's own acknowledgement: never counts as the brand's response
+    # The platform's echo of a brand message, matchable to the send that made it (functions/domain/echoes.py)
+    echo_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
