@@ -31,7 +31,7 @@ def ingest(source: str, messages: list[Message], body: bytes, echoes: Sequence[E
     if echoes:
         dynamo.save_echoes(list(echoes))
     log("delivery_stored", source=source, events=len(messages), stored=stored,
-        duplicates=len(threaded) - stored, unthreaded=len(orphans), echoes=len(echoes) or None)
+        duplicates=len(threaded) - stored, unthreaded=len(orphans), **({"echoes": len(echoes)} if echoes else {}))
     _count(messages, len(threaded) - stored)
     return stored
 
