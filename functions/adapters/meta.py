@@ -19,6 +19,12 @@ Shapes relied on (Meta developer documentation, checked via the search tool):
   for unsent messages (skipped here: they are not new messages).
 * WhatsApp ``changes[].value`` with ``metadata.phone_number_id``, ``contacts[]``,
   ``messages[]`` and ``statuses[]``: business-messaging/whatsapp/webhooks/reference/messages.
+* Heed's own sends: a Messenger/Instagram echo carries the ``metadata`` the Send API
+  call set (messenger-platform/webhooks/webhook-events/message-echoes: "an optional
+  custom metadata sent by the sender, and the corresponding app_id"); a WhatsApp
+  status carries the send's ``biz_opaque_callback_data``. Heed's marker there
+  (functions/domain/echoes.py) gives the echo its key and, for acknowledgements,
+  ``automated``.
 
 Every :class:`Message` keeps in ``raw`` a minimal webhook body holding just its own
 event (envelope ``object`` and entry ``id``/``time`` included), so ``parse`` of
