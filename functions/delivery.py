@@ -7,6 +7,18 @@ message finds it sent and stops. (The one window left: the platform accepted
 the message and the process died before that transaction; the lease expires
 and the message goes out again. No platform here offers an idempotency key.)
 
+A read timeout is ambiguous: the platform may have carried the send out and
+only the answer was lost. Where the platform echoes Heed's sends back
+(Messenger/Instagram ``message_echoes`` with our ``metadata``, WhatsApp statuses
+with our ``biz_opaque_callback_data``, X's own DMs and replies; see
+functions/domain/echoes.py) the attempt is noted on ``OUT#`` (``ambiguous_at``)
+and the message comes back after ``ECHO_GRACE``; before sending again the
+delivery looks the echo up by key (one read). Echo found: the send is recorded
+under the echoed message id and nothing goes out again. No echo after the grace
+period: it is sent again (an echo can be lost; at least once is the fallback),
+counted as ``ResentUnconfirmed``. Telegram echoes nothing: a read timeout there
+can still send twice.
+
 Failures: 429/5xx/timeouts are retried through the queue with exponential
 backoff and jitter, honouring the platform's retry-after; after the last
 receive the message goes to the dead-letter queue. A refusal that retrying
@@ -23,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Iterable
 
 from functions import metrics
+from functions.domain import echoes
 from functions.domain.conversations import Threaded
 from functions.domain.message import Message, iso_utc
 from functions.domain.outbound import OutboundMessage, SendFailed, Sent
@@ -32,6 +45,7 @@ from functions.store import dynamo
 MAX_RECEIVES = 6  # the queue's maxReceiveCount (infra/template.yaml)
 LEASE = timedelta(seconds=120)  # the queue's visibility timeout
 MAX_BACKOFF_SECONDS = 900
+ECHO_GRACE = timedelta(seconds=60)  # how long an echo gets to arrive after an ambiguous attempt
 
 
 def deliver(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -60,24 +74,72 @@ def _deliver_one(record: dict[str, Any]) -> bool:
         log("outbound_expired", outbound_id=message.id, kind=message.kind, platform=message.platform)
         return True  # the platform's window for an automatic message closed while it waited
     owner = uuid.uuid4().hex
-    claim = dynamo.claim_outbound(message.id, message.conversation_id, owner, iso_utc(now), iso_utc(now + LEASE))
+    claim, state = dynamo.claim_outbound(message.id, message.conversation_id, owner, iso_utc(now),
+                                         iso_utc(now + LEASE))
     if claim != "claimed":
         log("outbound_skipped", outbound_id=message.id, reason=claim)
         return claim == "sent"
+    echo_key = echoes.outbound_key(message)
+    ambiguous_at = state.get("ambiguous_at") if echo_key else None
+    if ambiguous_at:
+        confirmed = _reconcile(message, echo_key, ambiguous_at, state.get("ambiguous_since") or ambiguous_at,
+                               owner, receives, record, now)
+        if confirmed is not None:
+            return confirmed
     try:
         sent = _send(message)
     except SendFailed as failure:
-        return _failed(message, failure, owner, receives, record, now)
+        return _failed(message, failure, owner, receives, record, now, echo_key)
     try:
         dynamo.record_sent(message.id, owner, _stored(message, sent, now), iso_utc(now))
     except dynamo.ClaimLost:
         log("outbound_claim_lost", level="WARNING", outbound_id=message.id)
         return True
+    _done(message, receives)
+    return True
+
+
+def _reconcile(message: OutboundMessage, echo_key: str, ambiguous_at: str, ambiguous_since: str, owner: str,
+               receives: int, record: dict[str, Any], now: datetime) -> bool | None:
+    """After an ambiguous attempt: ``True`` when its echo confirms it (recorded, nothing resent), ``False`` to
+    wait for the echo a little longer, ``None`` to send again (the grace period is over and no echo came)."""
+    attempted = _parse_time(ambiguous_at)
+    since = iso_utc(_parse_time(ambiguous_since) - timedelta(seconds=echoes.ECHO_TOLERANCE_SECONDS))
+    platform_id = dynamo.find_echo(echo_key, since, message.id)
+    if platform_id is not None:
+        stored = _stored(message, Sent(platform_message_id=platform_id, raw={"confirmed_by": "echo"}), attempted)
+        try:
+            dynamo.record_sent(message.id, owner, stored, iso_utc(now), echo_key=echo_key)
+        except dynamo.ClaimLost:  # another consumer took the send, or another send took this echo
+            log("outbound_claim_lost", level="WARNING", outbound_id=message.id)
+            dynamo.release_outbound(message.id, owner, "echo taken by another send; checking again")
+            return False
+        log("outbound_confirmed_by_echo", outbound_id=message.id, kind=message.kind, platform=message.platform,
+            platform_message_id=platform_id, attempt=receives)
+        metrics.count("SendsConfirmedByEcho", Platform=message.platform)
+        _done(message, receives)
+        return True
+    if now < attempted + ECHO_GRACE and receives < MAX_RECEIVES:  # came back early (a duplicate queue message)
+        from functions.outbound import queue
+
+        dynamo.release_outbound(message.id, owner, "waiting for the platform's echo")
+        queue.retry_later(record["receiptHandle"], max(1, int((attempted + ECHO_GRACE - now).total_seconds()) + 1))
+        return False
+    log("outbound_resent_unconfirmed", level="WARNING", outbound_id=message.id, kind=message.kind,
+        platform=message.platform, attempt=receives, ambiguous_at=ambiguous_at)
+    metrics.count("ResentUnconfirmed", Platform=message.platform)
+    return None
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _done(message: OutboundMessage, receives: int) -> None:
     dynamo.clear_delivery_failure(message.conversation_id, message.id)
     sent_metric = {"ack": "AcknowledgementsSent", "handoff": "HandoffsSent"}.get(message.kind, "RepliesSent")
     metrics.count(sent_metric, Platform="email" if message.channel == "email" else message.platform)
     log("outbound_sent", outbound_id=message.id, kind=message.kind, platform=message.platform, attempt=receives)
-    return True
 
 
 def _send(message: OutboundMessage) -> Sent:
@@ -91,14 +153,18 @@ def _send(message: OutboundMessage) -> Sent:
 
 
 def _failed(message: OutboundMessage, failure: SendFailed, owner: str, receives: int, record: dict[str, Any],
-            now: datetime) -> bool:
+            now: datetime, echo_key: str | None = None) -> bool:
     log("outbound_failed", level="WARNING", outbound_id=message.id, platform=message.platform,
         status=failure.status, retryable=failure.retryable, attempt=receives, reason=failure.reason)
     if failure.retryable and receives < MAX_RECEIVES:
         from functions.outbound import queue
 
-        dynamo.release_outbound(message.id, owner, failure.reason)
-        queue.retry_later(record["receiptHandle"], backoff_seconds(receives, failure.retry_after))
+        wait = backoff_seconds(receives, failure.retry_after)
+        ambiguous_at = iso_utc(now) if failure.ambiguous and echo_key else None
+        if ambiguous_at:  # the platform may have sent it: give its echo time to arrive before trying again
+            wait = max(wait, int(ECHO_GRACE.total_seconds()))
+        dynamo.release_outbound(message.id, owner, failure.reason, ambiguous_at=ambiguous_at)
+        queue.retry_later(record["receiptHandle"], wait)
         metrics.count("DeliveryRetries", Platform=message.platform)
         return False
     dynamo.record_delivery_failure(message.id, owner, message.conversation_id, message.kind, failure.reason,

@@ -7,18 +7,24 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Sequence
 
 from functions import metrics, sentiment
 from functions.config import load_config
 from functions.domain import triage
 from functions.domain.conversations import thread
+from functions.domain.echoes import Echo
 from functions.domain.message import Message, RawDelivery
 from functions.log import log
 from functions.store import dynamo
 
 
-def ingest(source: str, messages: list[Message], body: bytes) -> int:
-    """Store ``messages`` from one delivery of ``source``; returns how many were new."""
+def ingest(source: str, messages: list[Message], body: bytes, echoes: Sequence[Echo] = ()) -> int:
+    """Store ``messages`` from one delivery of ``source``; returns how many were new.
+
+    ``echoes``: proof of Heed's own sends that came without a message (WhatsApp statuses), noted for the
+    delivery to find (functions/domain/echoes.py). Echoes that are messages ride with the message.
+    """
     messages = triaged(messages)
     threaded, orphans = thread(messages, dynamo.find_threads)
     for orphan in orphans:
@@ -26,8 +32,10 @@ def ingest(source: str, messages: list[Message], body: bytes) -> int:
         log("message_unthreaded", source=source, platform=orphan.platform, message_id=orphan.platform_message_id)
     delivery = RawDelivery(source, body, datetime.now(UTC))
     stored = dynamo.save(threaded, delivery)
+    if echoes:
+        dynamo.save_echoes(list(echoes))
     log("delivery_stored", source=source, events=len(messages), stored=stored,
-        duplicates=len(threaded) - stored, unthreaded=len(orphans))
+        duplicates=len(threaded) - stored, unthreaded=len(orphans), **({"echoes": len(echoes)} if echoes else {}))
     _count(messages, len(threaded) - stored)
     return stored
 

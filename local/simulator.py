@@ -11,6 +11,13 @@ points ``META_GRAPH_URL``, ``X_API_URL`` and ``TELEGRAM_API_URL`` at it):
 * records every call (method, path, query and JSON body with the credentials
   taken out, a fingerprint of the credential instead, status and answer):
   ``GET /_sim/sent``; ``POST /_sim/reset`` clears the calls and the failures;
+* posts the platforms' echoes of the sends it accepted to Heed's API when
+  ``echo_to`` is set (``make run`` sets it; ``HEED_SIM_ECHO_TO``, ``serve
+  --echo-to``): Messenger/Instagram ``message_echoes`` with the ``metadata``
+  sent, a WhatsApp ``sent`` status with the ``biz_opaque_callback_data`` sent,
+  X DMs from the brand and its replies, each signed like the platform's.
+  Telegram has no echo. A call accepted with a late answer (``delay``, no
+  ``status``) is carried out first, then answered late, echo included;
 * fails on request: ``POST /_sim/failures`` with ``{"match": "<platform or path
   substring>", "status": 429|500|403|..., "times": 1, "retry_after": 30,
   "delay": 12}``: the next ``times`` matching calls wait ``delay`` seconds
@@ -119,9 +126,19 @@ class Credentials:
 class Simulator:
     """The simulator server on a thread: ``start()``, ``url``, ``sent()``, ``fail(...)``, ``reset()``, ``stop()``."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", env: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", env: Optional[Mapping[str, str]] = None,
+                 echo_to: Optional[str] = None) -> None:
+        from local.stack import LOCAL_SECRETS
+
         self.credentials = Credentials(env)
         self.instagram_accounts = {accounts(env or {})["instagram"]}
+        self.signing = {**LOCAL_SECRETS, **(env or {})}  # the webhook secrets echoes are signed with
+        self.x_account = accounts(env or {})["x"]
+        # Echoes of accepted sends, as the platforms post them: None (off), "collect" (kept for
+        # take_echoes()) or Heed's API base URL (posted there, like Meta's and X's webhooks).
+        self.echo_to = echo_to
+        self.echo_delay = 0.5  # seconds before an echo is posted (platform webhooks trail the API's answer)
+        self.echoes: list[tuple[str, dict[str, str], bytes]] = []
         self.calls: list[Json] = []
         self.failures: list[Json] = []
         self.lock = threading.Lock()
@@ -166,6 +183,36 @@ class Simulator:
         with self.lock:
             self.calls.clear()
             self.failures.clear()
+            self.echoes.clear()
+
+    def take_echoes(self) -> list[tuple[str, dict[str, str], bytes]]:
+        """The echoes collected so far (``echo_to="collect"``), as ``(path, headers, body)``; forgets them."""
+        with self.lock:
+            taken, self.echoes[:] = list(self.echoes), []
+        return taken
+
+    def _echo(self, route: Json, body: Json, answer: Json) -> None:
+        """The platform's webhook for a send it carried out, if the platform sends one (Telegram doesn't)."""
+        if not self.echo_to:
+            return
+        built = echo_webhook(route, body, answer, self.signing, self.instagram_accounts, self.x_account)
+        if built is None:
+            return
+        if self.echo_to == "collect":
+            with self.lock:
+                self.echoes.append(built)
+            return
+        threading.Thread(target=self._post_echo, args=(built,), daemon=True, name="heed-sim-echo").start()
+
+    def _post_echo(self, built: tuple[str, dict[str, str], bytes]) -> None:
+        path, headers, raw = built
+        time.sleep(self.echo_delay)
+        request = urllib.request.Request(str(self.echo_to).rstrip("/") + path, data=raw, headers=headers,
+                                         method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=30).close()
+        except (OSError, urllib.error.HTTPError):
+            pass  # a lost echo: Heed sends again after its grace period (what a platform's lost webhook does)
 
     def fail(self, match: str, status: Optional[int] = None, times: int = 1, retry_after: Optional[float] = None,
              delay: float = 0, body: Any = None, code: Optional[int] = None, subcode: Optional[int] = None) -> Json:
@@ -293,9 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
             failure = self.sim._take_failure(labels, split.path)
             if failure is not None:
                 call["failure"] = {k: failure[k] for k in ("match", "status", "delay", "retry_after")}
-                if failure["delay"] > 0:
-                    time.sleep(failure["delay"])
                 if failure["status"] is not None:
+                    time.sleep(failure["delay"])
                     raise _failure_answer(route["platform"], route["endpoint"], failure)
             if body is None or not isinstance(body, dict):
                 raise _bad_body(route["platform"])
@@ -303,6 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
             if handler is None:
                 raise _not_found(route["platform"], split.path)
             status, answer = handler(route, query, body, call)
+            if 200 <= status < 300:
+                self.sim._echo(route, body, answer)  # the platform acted: its webhook goes out
+            if failure is not None:
+                time.sleep(failure["delay"])  # ... and its answer comes late (past Heed's read timeout: a timeout)
             raise Answer(status, answer)
         except Answer as answer:
             call.update(status=answer.status, response=answer.body)
@@ -598,6 +648,78 @@ def _loads(text: str) -> Any:
         return None
 
 
+# --------------------------------------------------------------------------- echoes (the platforms' own webhooks)
+
+META_APP_ID = 1517776481860111  # the app id Meta puts in message echoes (the docs' example)
+
+
+def echo_webhook(route: Json, body: Json, answer: Json, secrets: Mapping[str, str], instagram_accounts: set[str],
+                 x_account: str) -> Optional[tuple[str, dict[str, str], bytes]]:
+    """``(path, headers, body)`` of the signed webhook a platform sends for a send it carried out.
+
+    Messenger/Instagram ``message_echoes`` (``is_echo``, ``app_id``, our ``metadata``) for Send API DMs;
+    a WhatsApp ``sent`` status with our ``biz_opaque_callback_data``; X ``direct_message_events`` from the
+    brand, ``tweet_create_events`` for its replies. Telegram sends nothing; neither do private and public
+    comment replies here.
+    """
+    now = time.time()
+    ms = int(now * 1000)
+    endpoint = route["endpoint"]
+    if endpoint == "graph_messages":
+        recipient = body.get("recipient") if isinstance(body.get("recipient"), dict) else {}
+        if not recipient.get("id"):
+            return None  # a private reply: its echo names a PSID the simulator doesn't know
+        node = route["node"]
+        message = body.get("message") if isinstance(body.get("message"), dict) else {}
+        echoed: Json = {"mid": answer["message_id"], "is_echo": True, "app_id": META_APP_ID,
+                        "text": message.get("text", "")}
+        if isinstance(message.get("metadata"), str):
+            echoed["metadata"] = message["metadata"]
+        payload: Json = {"object": "instagram" if node in instagram_accounts else "page", "entry": [{
+            "id": node, "time": ms, "messaging": [{"sender": {"id": node}, "recipient": {"id": str(recipient["id"])},
+                                                   "timestamp": ms, "message": echoed}]}]}
+        return _signed_meta(payload, secrets)
+    if endpoint == "wa_messages":
+        status: Json = {"id": answer["messages"][0]["id"], "status": "sent", "timestamp": str(int(now)),
+                        "recipient_id": str(body.get("to", "")).lstrip("+")}
+        if isinstance(body.get("biz_opaque_callback_data"), str):
+            status["biz_opaque_callback_data"] = body["biz_opaque_callback_data"]
+        payload = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+            "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550783881", "phone_number_id": route["node"]},
+                "statuses": [status]}}]}]}
+        return _signed_meta(payload, secrets)
+    if endpoint == "x_dm":
+        payload = {"for_user_id": x_account, "direct_message_events": [{
+            "type": "message_create", "id": answer["data"]["dm_event_id"], "created_timestamp": str(ms),
+            "message_create": {"target": {"recipient_id": route["participant"]}, "sender_id": x_account,
+                               "message_data": {"text": body.get("text", ""), "entities": {}}}}], "users": {}}
+        return _signed_x(payload, secrets)
+    if endpoint == "x_tweet":
+        reply = body.get("reply") if isinstance(body.get("reply"), dict) else {}
+        tweet_id = answer["data"]["id"]
+        payload = {"for_user_id": x_account, "tweet_create_events": [{
+            "created_at": datetime.fromtimestamp(int(now), UTC).strftime("%a %b %d %H:%M:%S +0000 %Y"),
+            "id_str": tweet_id, "id": int(tweet_id), "text": body.get("text", ""), "timestamp_ms": str(ms),
+            "in_reply_to_status_id_str": reply.get("in_reply_to_tweet_id"), "in_reply_to_user_id_str": None,
+            "user": {"id_str": x_account, "screen_name": "brand", "name": "Brand"}}]}
+        return _signed_x(payload, secrets)
+    return None
+
+
+def _signed_meta(payload: Json, secrets: Mapping[str, str]) -> tuple[str, dict[str, str], bytes]:
+    raw = json.dumps(payload).encode()
+    digest = hmac.new(secrets["META_APP_SECRET"].encode(), raw, hashlib.sha256).hexdigest()
+    return "/webhooks/meta", {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}, raw
+
+
+def _signed_x(payload: Json, secrets: Mapping[str, str]) -> tuple[str, dict[str, str], bytes]:
+    raw = json.dumps(payload).encode()
+    digest = base64.b64encode(hmac.new(secrets["X_CONSUMER_SECRET"].encode(), raw, hashlib.sha256).digest()).decode()
+    return "/webhooks/x", {"Content-Type": "application/json", "x-twitter-webhooks-signature": f"sha256={digest}"}, raw
+
+
 # --------------------------------------------------------------------------- webhooks (the CLI's send)
 
 KINDS = ("telegram", "messenger", "instagram", "whatsapp", "x-dm", "x-mention", "facebook-comment",
@@ -824,6 +946,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     reset.add_argument("--sim", default=_default_sim())
     serve = commands.add_parser("serve", help="run the simulator alone")
     serve.add_argument("--port", type=int, default=int(os.environ.get("HEED_SIM_PORT", DEFAULT_PORT)))
+    serve.add_argument("--echo-to", default=os.environ.get("HEED_SIM_ECHO_TO") or None, metavar="URL",
+                       help="post the platforms' echoes of accepted sends to Heed's API here (default: off)")
     args = parser.parse_args(argv)
 
     if args.command == "send":
@@ -863,7 +987,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     from local.stack import LOCAL_SECRETS
 
-    simulator = Simulator(args.port, env={**LOCAL_SECRETS, **os.environ}).start()
+    simulator = Simulator(args.port, env={**LOCAL_SECRETS, **os.environ}, echo_to=args.echo_to).start()
     print(f"platform simulator on {simulator.url} (GET {simulator.url}/_sim/sent); Ctrl-C stops it", flush=True)
     try:
         while True:

@@ -149,7 +149,9 @@ class Stack:
             if "HEED_SIM_PORT" in self.env:
                 raise SystemExit(f"port {port} for the platform simulator is already in use on 127.0.0.1")
             port = 0  # the default port is taken (another `make run`?): any free one; the URL is printed
-        self.simulator = Simulator(port, env=self.env).start()
+        # The platforms' echoes of accepted sends go to the local API (HEED_SIM_ECHO_TO=off: none).
+        echo_to = self.env.get("HEED_SIM_ECHO_TO") or self.api_url
+        self.simulator = Simulator(port, env=self.env, echo_to=None if echo_to == "off" else echo_to).start()
         self.sim_port = self.simulator.port
         for name, url in self.simulator.env().items():
             self.env.setdefault(name, url)

@@ -19,6 +19,12 @@ Shapes relied on (Meta developer documentation, checked via the search tool):
   for unsent messages (skipped here: they are not new messages).
 * WhatsApp ``changes[].value`` with ``metadata.phone_number_id``, ``contacts[]``,
   ``messages[]`` and ``statuses[]``: business-messaging/whatsapp/webhooks/reference/messages.
+* Heed's own sends: a Messenger/Instagram echo carries the ``metadata`` the Send API
+  call set (messenger-platform/webhooks/webhook-events/message-echoes: "an optional
+  custom metadata sent by the sender, and the corresponding app_id"); a WhatsApp
+  status carries the send's ``biz_opaque_callback_data``. Heed's marker there
+  (functions/domain/echoes.py) gives the echo its key and, for acknowledgements,
+  ``automated``.
 
 Every :class:`Message` keeps in ``raw`` a minimal webhook body holding just its own
 event (envelope ``object`` and entry ``id``/``time`` included), so ``parse`` of
@@ -45,6 +51,7 @@ from functions.adapters.common import (
     utc_from_millis,
     utc_from_seconds,
 )
+from functions.domain.echoes import Echo, parse_marker
 from functions.domain.message import Message, Platform
 from functions.errors import BadRequest, Forbidden, Unauthorized
 
@@ -81,6 +88,16 @@ def verify(headers: Mapping[str, str], body: bytes, app_secret: str) -> None:
 
 def parse(body: bytes) -> list[Message]:
     """Every DM and comment in a delivery, in order; other events are skipped."""
+    return parse_with_echoes(body)[0]
+
+
+def parse_with_echoes(body: bytes) -> tuple[list[Message], list[Echo]]:
+    """:func:`parse`, plus the WhatsApp statuses that prove one of Heed's sends went out.
+
+    A status (``sent``, ``delivered``, ``read``) carrying Heed's marker in
+    ``biz_opaque_callback_data`` is an :class:`Echo` of that send (a ``failed``
+    status is not: nothing reached the customer). Other statuses are skipped.
+    """
     data = load_json_object(body)
     kind = field(data, "object", str, "")
     parse_entry = _ENTRY_PARSERS.get(kind)
@@ -88,9 +105,12 @@ def parse(body: bytes) -> list[Message]:
         raise BadRequest(f"object {kind[:64]!r} is not supported")
     field(data, "entry", list, "")
     messages: list[Message] = []
+    echoes: list[Echo] = []
     for where, entry in objects(data, "entry", ""):
-        messages.extend(parse_entry(_Entry(kind, entry, where)))
-    return messages
+        e = _Entry(kind, entry, where)
+        messages.extend(parse_entry(e))
+        echoes.extend(e.echoes)
+    return messages, echoes
 
 
 class _Entry:
@@ -101,6 +121,7 @@ class _Entry:
         self.entry = entry
         self.where = where
         self.id = id_field(entry, "id", where)
+        self.echoes: list[Echo] = []  # WhatsApp statuses of Heed's own sends
 
     def raw(self, **content: Any) -> Json:
         """A minimal webhook body holding only ``content`` under this entry."""
@@ -133,6 +154,8 @@ def _dm(e: _Entry, platform: Platform, event: Json, where: str) -> Optional[Mess
     echo = bool(optional_field(msg, "is_echo", bool, where_msg))
     side = "recipient" if echo else "sender"  # echoes: sender is the Page, recipient the PSID
     customer = id_field(field(event, side, dict, where), "id", f"{where}.{side}")
+    # Heed's own send comes back with the marker it put in ``metadata`` (message_echoes reference).
+    ours = parse_marker(msg.get("metadata")) if echo else None
     return Message(
         platform=platform,
         channel="dm",
@@ -144,6 +167,8 @@ def _dm(e: _Entry, platform: Platform, event: Json, where: str) -> Optional[Mess
         raw=e.raw(messaging=[event]),
         customer_id=customer,
         attachments=tuple(field(att, "type", str, w) for w, att in objects(msg, "attachments", where_msg)),
+        automated=bool(ours and ours[1]),
+        echo_key=ours[0] if ours else None,
     )
 
 
@@ -251,6 +276,7 @@ def _whatsapp(e: _Entry) -> list[Message]:
             continue
         where_value = f"{where}.value"
         value = field(change, "value", dict, where)
+        e.echoes.extend(_wa_statuses(value, where_value))
         messages = objects(value, "messages", where_value)
         if not messages:  # statuses[] only: delivery receipts, not messages
             continue
@@ -260,6 +286,18 @@ def _whatsapp(e: _Entry) -> list[Message]:
         for where_msg, msg in messages:
             out.append(_wa_message(e, change, value, phone_id, contacts, msg, where_msg))
     return out
+
+
+def _wa_statuses(value: Json, where: str) -> list[Echo]:
+    """Statuses of Heed's sends (``biz_opaque_callback_data`` is our marker); receipts of others are skipped."""
+    found = []
+    for where_s, status in objects(value, "statuses", where):
+        ours = parse_marker(status.get("biz_opaque_callback_data"))
+        if ours is None or status.get("status") == "failed":
+            continue
+        found.append(Echo(ours[0], id_field(status, "id", where_s),
+                          utc_from_seconds(status.get("timestamp"), f"{where_s}.timestamp")))
+    return found
 
 
 def _wa_contacts(value: Json, where: str) -> dict[str, tuple[Json, Optional[str]]]:

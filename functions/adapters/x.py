@@ -40,6 +40,7 @@ from functions.adapters.common import (
     optional_id,
     utc_from_millis,
 )
+from functions.domain.echoes import x_dm_key, x_reply_key
 from functions.domain.message import Message
 from functions.errors import BadRequest
 
@@ -99,6 +100,7 @@ def _dm(for_user_id: Any, account: str, users: Json, event: Json, where: str) ->
         customer = sender
     data = field(create, "message_data", dict, where_mc)
     named = {uid: users[uid] for uid in (sender, customer, account) if uid in users}
+    text = optional_field(data, "text", str, f"{where_mc}.message_data") or ""
     return Message(
         platform="x",
         channel="dm",
@@ -106,12 +108,14 @@ def _dm(for_user_id: Any, account: str, users: Json, event: Json, where: str) ->
         platform_message_id=id_field(event, "id", where),
         direction="out" if outgoing else "in",
         sent_at=utc_from_millis(event.get("created_timestamp"), f"{where}.created_timestamp"),
-        text=optional_field(data, "text", str, f"{where_mc}.message_data") or "",
+        text=text,
         raw={"for_user_id": for_user_id, "direct_message_events": [event], "users": named},
         customer_id=customer,
         customer_name=_user_name(users, customer),
         attachments=_dm_attachments(data, f"{where_mc}.message_data"),
         followers=None if outgoing else _followers(users.get(customer)),
+        # The brand's own DM: a send of Heed's with this recipient and text, if one timed out (domain/echoes.py).
+        echo_key=x_dm_key(account, customer, text) if outgoing else None,
     )
 
 
@@ -145,6 +149,10 @@ def _tweet(for_user_id: Any, account: str, tweet: Json, where: str) -> Message:
     user = field(tweet, "user", dict, where)
     author = id_field(user, "id_str", f"{where}.user")
     reply_to = optional_id(tweet, "in_reply_to_status_id_str", where)
+    text = _tweet_text(tweet, where)
+    echo_key = None
+    if author == account and reply_to:  # the brand's reply: Heed's, if one timed out with this text
+        echo_key = x_reply_key(account, reply_to, _displayed(tweet, text))
     if author == account:  # the brand's own tweet or reply
         customer = optional_id(tweet, "in_reply_to_user_id_str", where)
         customer = None if customer == account else customer
@@ -161,14 +169,25 @@ def _tweet(for_user_id: Any, account: str, tweet: Json, where: str) -> Message:
         platform_message_id=tweet_id,
         direction="out" if author == account else "in",
         sent_at=_tweet_time(tweet, where),
-        text=_tweet_text(tweet, where),
+        text=text,
         raw={"for_user_id": for_user_id, "tweet_create_events": [tweet]},
         customer_id=customer,
         customer_name=name,
         followers=None if author == account else _followers(user),
         root_id=reply_to or tweet_id,
         reply_to=reply_to,
+        echo_key=echo_key,
     )
+
+
+def _displayed(tweet: Json, text: str) -> str:
+    """A reply's text without the ``@mentions`` X puts in front (``display_text_range``, code points)."""
+    extended = tweet.get("extended_tweet") if isinstance(tweet.get("extended_tweet"), dict) else tweet
+    shown = extended.get("display_text_range") if isinstance(extended, dict) else None
+    if (isinstance(shown, list) and len(shown) == 2 and all(isinstance(n, int) and not isinstance(n, bool)
+                                                            for n in shown) and 0 <= shown[0] <= shown[1]):
+        return text[shown[0]:shown[1]]
+    return text
 
 
 def _tweet_text(tweet: Json, where: str) -> str:

@@ -51,6 +51,8 @@ class Message:
     automated: bool = False  # Heed's own acknowledgement: never counts as the brand's response
     followers: Optional[int] = None  # the customer's follower count, where the payload has it (X)
     triage: Optional[Triage] = None  # labels, sentiment, priority: set by intake for customer messages
+    # The platform's echo of a brand message, matchable to the send that made it (functions/domain/echoes.py)
+    echo_key: Optional[str] = None
 
 
 @dataclass(frozen=True)

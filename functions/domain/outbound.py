@@ -72,12 +72,17 @@ class SendFailed(Exception):
     Telegram's ``retry_after``). Not retryable: policy and permission errors
     (window closed, user blocked the page, bad token), recorded on the
     conversation and paged to staff.
+
+    ``ambiguous``: the request went out and no answer came back in time (a
+    read timeout): the platform may have carried it out. The delivery looks for
+    the platform's echo before sending again (functions/domain/echoes.py).
     """
 
     def __init__(self, reason: str, retryable: bool, status: Optional[int] = None,
-                 retry_after: Optional[float] = None) -> None:
+                 retry_after: Optional[float] = None, ambiguous: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.ambiguous = ambiguous

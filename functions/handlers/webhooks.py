@@ -25,7 +25,8 @@ def meta_handshake(request: Any) -> Response:
 def meta_delivery(request: Any) -> Response:
     body = body_of(request)
     meta.verify(request.headers, body, settings.secret("META_APP_SECRET"))
-    return _received(ingest("meta", meta.parse(body), body))
+    messages, echoes = meta.parse_with_echoes(body)
+    return _received(ingest("meta", messages, body, echoes))
 
 
 @guarded

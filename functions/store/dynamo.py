@@ -93,16 +93,19 @@ def _chunks(pending: list[_Pending], parts: list[dict]) -> Iterator[list[_Pendin
     reserved_bytes = sum(_size(p) for p in parts)
     chunk: list[_Pending] = []
     convs: set[str] = set()
+    echoes = 0  # messages with an echo key: at most one more action each
     size = reserved_bytes
     for entry in pending:
         entry_size = _size(entry.item) + 2_000  # its share of the conversation update
         new_convs = convs | {entry.threaded.conversation_id}
-        actions = reserved_actions + len(chunk) + 1 + len(new_convs)
+        echo = 1 if entry.threaded.message.echo_key else 0
+        actions = reserved_actions + len(chunk) + 1 + len(new_convs) + echoes + echo
         if chunk and (actions > MAX_ACTIONS or size + entry_size > MAX_TRANSACTION_BYTES):
             yield chunk
-            chunk, new_convs, size = [], {entry.threaded.conversation_id}, reserved_bytes
+            chunk, new_convs, size, echoes = [], {entry.threaded.conversation_id}, reserved_bytes, 0
         chunk.append(entry)
         convs = new_convs
+        echoes += echo
         size += entry_size
     if chunk:
         yield chunk
@@ -206,6 +209,16 @@ def _actions(
         update = _conversation_update(conv_id, threaded, keep.get(conv_id, set()))
         actions.append({"Update": {"TableName": table, **update}})
         roles.append(("conversation", conv_id))
+    # A new echo of a brand message is noted under its echo key, in the same transaction as the message:
+    # a duplicate echo (the message dropped above) notes nothing. One action per key (DynamoDB's rule).
+    echoes: dict[str, list[str]] = {}
+    for entry in candidates:
+        m = entry.threaded.message
+        if m.echo_key:
+            echoes.setdefault(m.echo_key, []).append(_seen(m.platform_message_id, m.sent_at))
+    for key, seen in echoes.items():
+        actions.append({"Update": {"TableName": table, **_echo_update(key, seen)}})
+        roles.append(("echo", key))
     return actions, roles
 
 
@@ -409,6 +422,57 @@ def count_repeat(text_key: str, bucket: int, customer: str, expires_at: int) -> 
                      ExpressionAttributeValues=_marshal({":c": {customer}, ":type": "repeat", ":exp": expires_at}),
                      ReturnValues="UPDATED_NEW")
     return len(response.get("Attributes", {}).get("customers", {}).get("SS", []))
+
+
+# ---------------------------------------------------------------- echoes
+#
+# ``pk=ECHO#<echo key>, sk=ECHO`` (functions/domain/echoes.py): ``seen``, a string
+# set of ``<sent at>|<platform message id>`` the platform echoed under that key,
+# and ``adopted``, a map platform message id -> the outbound id that took it as
+# its own (so one echo confirms one send). 7-day TTL.
+
+ECHO_RETENTION_DAYS = 7
+
+
+def _seen(platform_message_id: str, at: Any) -> str:
+    return f"{iso_utc(at)}|{platform_message_id}"
+
+
+def _echo_update(key: str, seen: list[str]) -> dict[str, Any]:
+    return {
+        "Key": _marshal({"pk": f"ECHO#{key}", "sk": "ECHO"}),
+        "UpdateExpression": "SET #type = :type, expires_at = :exp, adopted = if_not_exists(adopted, :none)"
+                            " ADD seen :seen",
+        "ExpressionAttributeNames": {"#type": "type"},
+        "ExpressionAttributeValues": {
+            **_marshal({":type": "echo", ":exp": int(time.time()) + ECHO_RETENTION_DAYS * 86_400}),
+            ":none": {"M": {}}, ":seen": {"SS": sorted(set(seen))},
+        },
+    }
+
+
+def save_echoes(echoes: list[Any]) -> None:
+    """Note echoes that come without a message (WhatsApp statuses of Heed's sends); repeats change nothing."""
+    by_key: dict[str, list[str]] = {}
+    for echo in echoes:
+        by_key.setdefault(echo.key, []).append(_seen(echo.platform_message_id, echo.at))
+    for key, seen in by_key.items():
+        _call("update_item", TableName=settings.required("HEED_TABLE"), **_echo_update(key, seen))
+
+
+def find_echo(key: str, since: str, outbound_id: str) -> Optional[str]:
+    """The earliest echo under ``key`` at or after ``since`` not taken by another send (one consistent read)."""
+    response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
+                     Key=_marshal({"pk": f"ECHO#{key}", "sk": "ECHO"}))
+    item = response.get("Item")
+    if not item:
+        return None
+    adopted = {k: v.get("S") for k, v in item.get("adopted", {}).get("M", {}).items()}
+    for entry in sorted(item.get("seen", {}).get("SS", [])):
+        at, _, platform_id = entry.partition("|")
+        if at >= since and adopted.get(platform_id, outbound_id) == outbound_id:
+            return platform_id
+    return None
 
 
 # ---------------------------------------------------------------- read path
@@ -1157,10 +1221,12 @@ def release_incident_alert(incident_id: str, owner: str, phones: list[str]) -> N
 # message finds it sent and never sends twice.
 
 
-def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str, lease_until: str) -> str:
-    """``"claimed"`` (ours to send), ``"sent"`` (already done) or ``"busy"`` (another consumer's lease)."""
+def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str,
+                   lease_until: str) -> tuple[str, dict[str, Any]]:
+    """``"claimed"`` (ours to send), ``"sent"`` (already done) or ``"busy"`` (another consumer's lease),
+    with the record as it is now (``ambiguous_at``: an earlier attempt timed out after sending)."""
     try:
-        _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
+        answer = _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
                   Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
                   UpdateExpression="SET #type = :type, conversation_id = :conv, #owner = :owner, lease_until = :until,"
                                    " #status = :sending, created_at = if_not_exists(created_at, :now)"
@@ -1170,17 +1236,19 @@ def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str,
                   ExpressionAttributeValues=_marshal({":type": "outbound", ":conv": conversation_id, ":owner": owner,
                                                       ":until": lease_until, ":sending": "sending", ":sent": "sent",
                                                       ":now": now, ":one": 1}),
-                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        return "claimed"
+                  ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        return "claimed", _plain(answer.get("Attributes") or {})
     except _ConditionFailed as failed:
-        return "sent" if failed.item.get("status") == "sent" else "busy"
+        return ("sent" if failed.item.get("status") == "sent" else "busy"), failed.item
 
 
-def record_sent(outbound_id: str, owner: str, message: Threaded, sent_at: str) -> bool:
+def record_sent(outbound_id: str, owner: str, message: Threaded, sent_at: str,
+                echo_key: Optional[str] = None) -> bool:
     """Store the sent message (deduplicated against the platform's echo) and mark the send done, atomically.
 
     Returns False when the message was already stored (the echo came first).
-    Raises :class:`ClaimLost` if another consumer took the send over meanwhile.
+    Raises :class:`ClaimLost` if another consumer took the send over meanwhile, or (``echo_key``: the
+    send is confirmed by its echo, not by an answer) another send took that echo as its own.
     """
     received_at = iso_utc(message.message.sent_at)
     entry = _Pending(message, _message_item(message, f"outbound:{outbound_id}", received_at))
@@ -1193,18 +1261,40 @@ def record_sent(outbound_id: str, owner: str, message: Threaded, sent_at: str) -
         "ExpressionAttributeValues": _marshal({":sent": "sent", ":pid": message.message.platform_message_id,
                                                ":at": sent_at, ":owner": owner}),
     }}
-    return _write_chunk([entry], [], extra=(mark,)) == 1
+    extra: tuple[dict, ...] = (mark,)
+    if echo_key:
+        mark["Update"]["UpdateExpression"] = mark["Update"]["UpdateExpression"].replace(
+            " REMOVE", ", confirmed_by = :by REMOVE")
+        mark["Update"]["ExpressionAttributeValues"][":by"] = {"S": "echo"}
+        extra += ({"Update": {
+            "TableName": settings.required("HEED_TABLE"),
+            "Key": _marshal({"pk": f"ECHO#{echo_key}", "sk": "ECHO"}),
+            "UpdateExpression": "SET adopted.#pid = :me",
+            "ConditionExpression": "attribute_exists(pk)"
+                                   " AND (attribute_not_exists(adopted.#pid) OR adopted.#pid = :me)",
+            "ExpressionAttributeNames": {"#pid": message.message.platform_message_id},
+            "ExpressionAttributeValues": _marshal({":me": outbound_id}),
+        }},)
+    return _write_chunk([entry], [], extra=extra) == 1
 
 
-def release_outbound(outbound_id: str, owner: str, reason: str) -> None:
-    """Give a send back for the queue's next delivery (its lease ends now)."""
+def release_outbound(outbound_id: str, owner: str, reason: str, ambiguous_at: Optional[str] = None) -> None:
+    """Give a send back for the queue's next delivery (its lease ends now).
+
+    ``ambiguous_at``: this attempt, started then, timed out after sending; the next one looks for its echo
+    first (``ambiguous_since``: the first such attempt, from when an echo counts). An attempt that failed
+    plainly leaves an earlier ambiguous one noted: its echo may still come.
+    """
+    ambiguous = ", ambiguous_at = :amb, ambiguous_since = if_not_exists(ambiguous_since, :amb)" \
+        if ambiguous_at else ""
     try:
         _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
                   Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
-                  UpdateExpression="SET lease_until = :past, last_error = :reason",
+                  UpdateExpression="SET lease_until = :past, last_error = :reason" + ambiguous,
                   ConditionExpression="#owner = :owner",
                   ExpressionAttributeNames={"#owner": "owner"},
-                  ExpressionAttributeValues=_marshal({":past": "", ":reason": reason, ":owner": owner}))
+                  ExpressionAttributeValues=_marshal({":past": "", ":reason": reason, ":owner": owner,
+                                                      ":amb": ambiguous_at}))
     except _ConditionFailed:
         pass  # somebody else holds it now: nothing of ours to release
 

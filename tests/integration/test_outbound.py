@@ -19,7 +19,7 @@ import time_machine
 
 from functions import config
 from local.pump import OutboundQueue, TableStream
-from local.simulator import Credentials, Simulator
+from local.simulator import Credentials, Simulator, webhook
 from tests import payloads as p
 from tests.integration.test_webhooks import post
 from tests.signing import body, meta_headers, staff_headers, telegram_headers
@@ -66,6 +66,7 @@ def world(client, stack_env, simulator, tmp_path, monkeypatch):
     with time_machine.travel(T0, tick=False) as traveller:
         yield World(client, stack_env, simulator, traveller)
     simulator.reset()
+    simulator.echo_to = None
     config.reset()
 
 
@@ -94,6 +95,26 @@ class World:
         ts = int((T0 + timedelta(minutes=minutes)).timestamp() * 1000)
         raw = body(p.meta("page", p.messenger_entry(p.messenger_event(psid, mid, "hello", ts_ms=ts, echo=echo))))
         return post(self.client, "/webhooks/meta", raw, meta_headers(raw))
+
+    def customer(self, kind: str, name: str, text: str = "hello", minutes: float = 0) -> None:
+        """A customer message of ``kind`` (the simulator's signed webhook) from ``name``."""
+        path, headers, raw = webhook(kind, text, customer=name, env=dict(os.environ),
+                                     now=(T0 + timedelta(minutes=minutes)).timestamp())
+        assert self.client.http.post(path, body=raw, headers=headers).status_code == 200
+
+    def deliver_echoes(self) -> list[int]:
+        """Post the platforms' echoes the simulator collected to Heed's webhooks; their ``received`` counts."""
+        received = []
+        for path, headers, raw in self.sim.take_echoes():
+            answer = self.client.http.post(path, body=raw, headers=headers)
+            assert answer.status_code == 200
+            received.append(json.loads(answer.body)["received"])
+        return received
+
+    def outbound(self, outbound_id: str) -> dict:
+        from functions.store import dynamo
+
+        return dynamo.get_outbound(outbound_id) or {}
 
     def conversation(self, customer: str) -> dict:
         listed = json.loads(self.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
@@ -282,3 +303,122 @@ def test_a_comment_is_acknowledged_with_a_private_reply_and_staff_can_answer_pub
     [public] = world.sent("/comments")
     assert "post_9_c1/comments" in public["path"] and public["body"]["message"].startswith("We've refunded")
     assert world.conversation("user-c")["sla"]["state"] == "met"
+
+
+# --- a timeout after the platform acted: reconciled through the platform's echo (functions/domain/echoes.py)
+
+
+def _accepted(calls: list[dict]) -> list[dict]:
+    return [c for c in calls if 200 <= c["status"] < 300]
+
+
+def _late_accept(world, match: str, monkeypatch) -> None:
+    """The next ``match`` call is carried out, but answered after Heed's read timeout."""
+    monkeypatch.setenv("HEED_HTTP_READ_TIMEOUT", "0.3")
+    world.sim.echo_to = "collect"
+    world.sim.fail(match, times=1, delay=0.8)
+
+
+def _settle(world) -> None:
+    """Wait until the simulator has answered the call Heed gave up on (it is recorded then)."""
+    import time
+
+    time.sleep(0.9)
+
+
+@pytest.mark.parametrize("kind, path", [
+    ("messenger", "/messages"), ("instagram", "/messages"), ("whatsapp", "/messages"),
+])
+def test_meta_send_timed_out_but_accepted_is_confirmed_by_its_echo_not_resent(world, monkeypatch, kind, path):
+    _late_accept(world, "meta", monkeypatch)
+    world.customer(kind, f"Echo {kind}")
+    world.run()  # the acknowledgement: carried out, answered too late
+    assert world.deliver_echoes() in ([1], [0])  # Messenger/Instagram: the echo is a message; WhatsApp: a status
+    _settle(world)
+    world.at(2)  # past the echo grace period
+    world.run()
+    calls = _accepted(world.sent(path))
+    assert len(calls) == 1  # not sent again
+    conv = world.conversation(calls[0]["body"].get("to") or calls[0]["body"]["recipient"]["id"])
+    [out] = [m for m in conv["messages"] if m["direction"] == "out"]
+    assert conv["delivery_failed"] is None and conv["sla"]["running"]  # Heed's own ack stops no clock
+    answer = calls[0]["response"]
+    assert out["id"] == (answer.get("message_id") or answer.get("messages", [{}])[0].get("id"))
+
+
+def test_x_dm_reply_timed_out_but_accepted_is_confirmed_by_its_echo(world, monkeypatch):
+    world.customer("x-dm", "Echo X")
+    world.run()  # the acknowledgement goes out normally
+    conv = world.conversation([c for c in world.sent("/2/dm_conversations")][0]["path"].split("/")[4])
+    world.sim.reset()
+    _late_accept(world, "x", monkeypatch)
+    world.at(5)
+    assert world.reply(conv["id"], {"text": "Your refund is on its way."}, key="x-late")[0] == 202
+    world.run()
+    assert world.deliver_echoes() == [1]  # the brand's own DM: stored, and noted under its echo key
+    _settle(world)
+    world.at(7)
+    world.run()
+    [call] = _accepted(world.sent("/2/dm_conversations"))
+    after = world.conversation(conv["customer"]["id"])
+    replies = [m for m in after["messages"] if m["direction"] == "out" and m["text"].startswith("Your refund")]
+    assert [m["id"] for m in replies] == [call["response"]["data"]["dm_event_id"]]
+    assert after["delivery_failed"] is None and after["sla"]["state"] == "met"  # a staff reply: a response
+    assert world.outbound(f"reply:{conv['id']}:x-late")["confirmed_by"] == "echo"
+
+
+def test_an_echo_from_before_the_attempt_or_taken_by_another_send_confirms_nothing(world, monkeypatch):
+    # The same text to the same customer twice (an earlier reply already echoed): the late one is still sent.
+    world.customer("x-dm", "Echo Twice")
+    world.run()
+    conv = world.conversation(world.sent("/2/dm_conversations")[0]["path"].split("/")[4])
+    world.sim.echo_to = "collect"
+    world.at(1)
+    assert world.reply(conv["id"], {"text": "Same words"}, key="first")[0] == 202
+    world.run()
+    world.deliver_echoes()
+    world.sim.reset()
+    _late_accept(world, "x", monkeypatch)
+    world.sim.echo_to = None  # this time the echo is lost
+    world.at(10)
+    assert world.reply(conv["id"], {"text": "Same words"}, key="second")[0] == 202
+    world.run()
+    _settle(world)
+    world.at(12)
+    world.run()
+    assert len(_accepted(world.sent("/2/dm_conversations"))) == 2  # resent: the earlier echo is not its proof
+
+
+def test_echo_lost_the_send_goes_again_once_after_the_grace_period(world, monkeypatch):
+    _late_accept(world, "messenger", monkeypatch)
+    world.customer("messenger", "Echo Lost")
+    world.run()
+    assert len(world.sim.take_echoes()) == 1  # ... and dropped: the platform's webhook never arrives
+    _settle(world)
+    world.at(0.5)  # within the grace period: nothing yet
+    world.run()
+    assert len(_accepted(world.sent("/messages"))) == 1
+    world.at(2)
+    world.run()
+    calls = _accepted(world.sent("/messages"))
+    assert len(calls) == 2  # at least once: sent again, once
+    assert calls[0]["body"]["message"]["metadata"] == calls[1]["body"]["message"]["metadata"]
+    world.deliver_echoes()  # the resend's echo: the message Heed stored already
+    conv = world.conversation(calls[0]["body"]["recipient"]["id"])
+    assert conv["delivery_failed"] is None
+    assert len([m for m in conv["messages"] if m["direction"] == "out"]) == 1  # the lost first one was never stored
+    world.at(30)
+    world.run()
+    assert len(_accepted(world.sent("/messages"))) == 2
+
+
+def test_telegram_has_no_echo_a_timeout_after_it_acted_sends_twice(world, monkeypatch):
+    """The documented limit: the Bot API echoes nothing and can't list sent messages."""
+    _late_accept(world, "telegram", monkeypatch)
+    world.telegram(600_800, 9393, "hi")
+    world.run()
+    assert world.sim.take_echoes() == []
+    _settle(world)
+    world.at(5)
+    world.run()
+    assert len(_accepted(world.sent("sendMessage"))) == 2

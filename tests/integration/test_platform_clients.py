@@ -28,6 +28,7 @@ import pytest
 from functions.adapters import meta as meta_adapter
 from functions.adapters import telegram as telegram_adapter
 from functions.adapters import x as x_adapter
+from functions.domain.echoes import marker
 from functions.domain.outbound import OutboundMessage, SendFailed
 from functions.outbound.platforms import send, transport
 from local import simulator as sim_module
@@ -60,6 +61,9 @@ def sim(simulator, monkeypatch):
     simulator.reset()
 
 
+MARKER = marker("reply:test-1", automated=False)  # heed1:h:<hash>: names no customer, carries no text
+
+
 def outbound(platform: str, channel: str = "dm", **fields) -> OutboundMessage:
     values = {"id": "reply:test-1", "kind": "reply", "conversation_id": "conv-1", "platform": platform,
               "channel": channel, "account_id": ACCOUNTS[platform], "customer_id": "5551234", "text": TEXT}
@@ -86,7 +90,8 @@ def test_messenger_dm(sim):
     sent = send(outbound("facebook"))
     call = only_call(sim)
     assert call["path"] == f"/v21.0/{p.PAGE_ID}/messages"
-    assert call["body"] == {"recipient": {"id": "5551234"}, "messaging_type": "RESPONSE", "message": {"text": TEXT}}
+    assert call["body"] == {"recipient": {"id": "5551234"}, "messaging_type": "RESPONSE",
+                            "message": {"text": TEXT, "metadata": MARKER}}  # the marker comes back in the echo
     assert call["auth"] == {"scheme": "access_token", "token_sha256": fingerprint(LOCAL_SECRETS["META_PAGE_TOKEN"])}
     assert call["query"] == {}  # the token was there, and is not recorded
     assert sent.platform_message_id == call["response"]["message_id"] and sent.platform_message_id.startswith("m_")
@@ -113,7 +118,7 @@ def test_private_reply_to_a_comment(sim, platform):
     call = only_call(sim)
     assert call["path"] == f"/v21.0/{ACCOUNTS[platform]}/messages"
     assert call["body"] == {"recipient": {"comment_id": "1000000000001_2000000000002"},
-                            "messaging_type": "RESPONSE", "message": {"text": TEXT}}
+                            "messaging_type": "RESPONSE", "message": {"text": TEXT, "metadata": MARKER}}
 
 
 def test_facebook_public_comment_reply(sim):
@@ -155,7 +160,7 @@ def test_whatsapp_text(sim):
     call = only_call(sim)
     assert call["path"] == f"/v21.0/{p.WA_PHONE_ID}/messages"
     assert call["body"] == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "15551234567",
-                            "type": "text", "text": {"body": TEXT}}
+                            "biz_opaque_callback_data": MARKER, "type": "text", "text": {"body": TEXT}}
     assert call["auth"] == {"scheme": "bearer", "token_sha256": fingerprint(LOCAL_SECRETS["WHATSAPP_TOKEN"])}
     assert sent.platform_message_id == call["response"]["messages"][0]["id"]
     assert sent.platform_message_id.startswith("wamid.")

@@ -9,6 +9,10 @@ Relied on (Meta developer documentation; see also /work/shared/platform-facts.md
   ``{"recipient_id", "message_id"}``, and ``message_id`` is the ``mid`` the echo
   webhook carries (functions/adapters/meta.py stores echoes under ``mid``), so the
   echo deduplicates against the stored outbound message.
+* ``message.metadata`` (a developer-defined string, Send API reference) comes back
+  in the ``message_echoes`` webhook (messenger-platform/webhooks/webhook-events/
+  message-echoes); WhatsApp's ``biz_opaque_callback_data`` comes back in the
+  message's status webhooks. Both carry Heed's marker (functions/domain/echoes.py).
 * Private replies: the same call with ``"recipient": {"comment_id": ...}``
   (messenger-platform/discovery/private-replies; one per comment, within 7 days).
 * Public comment replies: Facebook ``POST /{comment_id}/comments {"message"}``,
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from functions.domain.echoes import marker
 from functions.domain.outbound import OutboundMessage, SendFailed, Sent
 from functions.outbound.platforms import transport
 
@@ -71,7 +76,10 @@ def send(message: OutboundMessage) -> Sent:
 def _messages(message: OutboundMessage, recipient: dict[str, str]) -> Sent:
     """Send API: a DM, or a private reply to a comment."""
     _check_text(message)
-    body: dict[str, Any] = {"recipient": recipient, "messaging_type": "RESPONSE", "message": {"text": message.text}}
+    # ``metadata`` comes back in the page's message_echoes webhook: Heed's marker, so a send that timed out
+    # can be recognised when the platform did carry it out (functions/domain/echoes.py).
+    body: dict[str, Any] = {"recipient": recipient, "messaging_type": "RESPONSE",
+                            "message": {"text": message.text, "metadata": marker(message.id, message.automated)}}
     if message.tag and "id" in recipient:  # a private reply has its own 7-day rule, no tag
         body["messaging_type"] = "MESSAGE_TAG"
         body["tag"] = message.tag
@@ -88,7 +96,9 @@ def _comment_reply(message: OutboundMessage, comment: str) -> Sent:
 
 def _whatsapp(message: OutboundMessage) -> Sent:
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                            "to": message.customer_id}
+                            "to": message.customer_id,
+                            # echoed in the status webhooks of this message (functions/domain/echoes.py)
+                            "biz_opaque_callback_data": marker(message.id, message.automated)}
     if message.template:
         language = message.template.get("language")
         if not message.template.get("name") or not language:

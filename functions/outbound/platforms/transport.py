@@ -99,7 +99,8 @@ def post(platform: str, url: str, payload: dict[str, Any], *, params: Optional[d
         failure = SendFailed(f"{platform}: connect timeout", retryable=True)
     except requests.ReadTimeout:
         # The platform may have accepted the message before the answer was lost.
-        failure = SendFailed(f"{platform}: read timeout (the platform may have accepted it)", retryable=True)
+        failure = SendFailed(f"{platform}: read timeout (the platform may have accepted it)", retryable=True,
+                             ambiguous=True)
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError) as exc:
         failure = SendFailed(f"{platform}: connection failed ({type(exc).__name__})", retryable=True)

@@ -1,0 +1,93 @@
+"""Recognising Heed's own sends when the platform echoes them back (pure, no I/O).
+
+A send that times out while reading the answer is ambiguous: the platform may
+have carried it out. Before sending again, the delivery looks for the
+platform's echo of the first attempt under an **echo key** that both sides can
+compute without talking to each other:
+
+* Messenger/Instagram Send API (DMs, private replies): ``message_echoes``
+  (``is_echo``) carrying the ``metadata`` we sent; key from the marker.
+* WhatsApp Cloud API: ``statuses[]`` carrying the ``biz_opaque_callback_data``
+  we sent; key from the marker.
+* X DM: ``direct_message_events`` from the brand (``sender_id == for_user_id``);
+  key from account, recipient and the exact text.
+* X reply: ``tweet_create_events`` by the brand; key from account, the tweet
+  answered and the exact text (without the ``@mentions`` X puts in front).
+* Telegram, Facebook/Instagram public comment replies: no key. The Bot API has
+  no echo and no way to list sent messages.
+
+The marker is ``heed1:<a|h>:<first 32 hex of sha256(outbound id)>``: it names
+no customer and carries no text; ``a`` marks Heed's automatic messages
+(acknowledgements, handoff notices), so their echo is stored as automated and
+stops no SLA clock, ``h`` a human's reply. Keys derived from text are hashes too:
+neither the key nor the marker puts customer text or ids into an item key.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from functions.domain.outbound import OutboundMessage
+
+MARKER_PREFIX = "heed1:"
+ECHO_TOLERANCE_SECONDS = 5  # an echo this much before the attempt still counts (the platform's clock)
+SEND_API_PLATFORMS = ("facebook", "instagram")
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Proof that the platform carried out one of Heed's sends: under ``key``, as ``platform_message_id``."""
+
+    key: str
+    platform_message_id: str
+    at: datetime
+
+
+def marker(outbound_id: str, automated: bool) -> str:
+    """What Heed puts in Meta's ``metadata`` / ``biz_opaque_callback_data`` for one send."""
+    return f"{MARKER_PREFIX}{'a' if automated else 'h'}:{_digest(outbound_id)[:32]}"
+
+
+def parse_marker(value: object) -> Optional[tuple[str, bool]]:
+    """``(echo key, automated)`` for one of Heed's markers, else ``None`` (another app's metadata)."""
+    if not isinstance(value, str) or not value.startswith(MARKER_PREFIX):
+        return None
+    flag, _, digest = value[len(MARKER_PREFIX):].partition(":")
+    if flag not in ("a", "h") or len(digest) != 32 or any(c not in "0123456789abcdef" for c in digest):
+        return None
+    return f"m:{digest}", flag == "a"
+
+
+def x_dm_key(account: str, recipient: str, text: str) -> str:
+    return "x:" + _digest(f"dm\n{account}\n{recipient}\n{text}")[:40]
+
+
+def x_reply_key(account: str, in_reply_to: str, text: str) -> str:
+    return "x:" + _digest(f"reply\n{account}\n{in_reply_to}\n{text}")[:40]
+
+
+def uses_marker(message: OutboundMessage) -> bool:
+    """Sends that carry :func:`marker`: the Send API (not public comment replies) and WhatsApp."""
+    if message.platform == "whatsapp":
+        return True
+    return message.platform in SEND_API_PLATFORMS and (message.channel == "dm" or message.private)
+
+
+def outbound_key(message: OutboundMessage) -> Optional[str]:
+    """The echo key of a send, or ``None`` when its platform echoes nothing we can match."""
+    if message.channel == "email":
+        return None
+    if uses_marker(message):
+        key = parse_marker(marker(message.id, message.automated))
+        return key[0] if key else None
+    if message.platform == "x" and message.channel == "dm":
+        return x_dm_key(message.account_id, message.customer_id, message.text)
+    if message.platform == "x" and message.channel == "mention" and message.reply_to:
+        return x_reply_key(message.account_id, message.reply_to, message.text)
+    return None  # Telegram; Facebook/Instagram public comment replies
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
