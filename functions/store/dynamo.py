@@ -28,7 +28,7 @@ import random
 import time
 import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
 from functions import aws, settings
@@ -1272,20 +1272,39 @@ def _call_raw(operation: str, **params: Any) -> dict:
 #
 # The day index gsi3 (sparse): inbound messages (``M#<sent_at>#<id>``) and the SLA
 # events reports count (``S#<at>#<conversation>#...``) under ``DAY#<yyyy-mm-dd>``
-# (UTC). A day's rollup (``pk=REPORT#<yyyy-mm-dd>, sk=ROLLUP``) is computed from
-# that partition and overwritten whole, so recomputing is harmless.
+# (the UTC date). A report day (in the brand's time zone) is a time range over one
+# or two such partitions. Its rollup (``pk=REPORT#<day>, sk=ROLLUP#<zone>``) is
+# computed from that range and overwritten whole, so recomputing is harmless; an
+# open day has a partial rollup (``sk=PARTIAL#<zone>``) up to its ``through`` cursor.
 
 _DAY_ATTRS = ("type", "platform", "channel", "policy", "priority", "labels", "text", "event")
+_DAY_LENGTH = timedelta(days=1)
 
 
-def day_entries(day: str) -> Iterator[dict[str, Any]]:
-    """A day's reporting entries, oldest first: messages as stored, events as their JSON plus dimensions."""
-    params: dict[str, Any] = {
-        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi3",
-        "KeyConditionExpression": "gsi3pk = :pk",
-        "ExpressionAttributeValues": _marshal({":pk": f"DAY#{day}"}),
-        **_projection(_DAY_ATTRS),
-    }
+def day_entries(start: str, end: str) -> Iterator[dict[str, Any]]:
+    """Reporting entries in ``[start, end)`` (stored ISO times): messages as stored, events as their JSON plus
+    dimensions. A whole UTC day is one Query of its partition; a part of one is two range Queries (``M#``, ``S#``)."""
+    first = datetime.fromisoformat(start[:10]).date()
+    last = (datetime.fromisoformat(end.replace("Z", "+00:00")) - timedelta(milliseconds=1)).date()
+    day = first
+    while day <= last:
+        key = day.isoformat()
+        whole = start <= f"{key}T00:00:00.000Z" and end >= f"{(day + _DAY_LENGTH).isoformat()}T00:00:00.000Z"
+        ranges = [None] if whole else [(f"M#{start}", f"M#{end}"), (f"S#{start}", f"S#{end}")]
+        for bounds in ranges:
+            yield from _day_query(key, bounds)
+        day += _DAY_LENGTH
+
+
+def _day_query(day: str, bounds: Optional[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+    values: dict[str, Any] = {":pk": f"DAY#{day}"}
+    condition = "gsi3pk = :pk"
+    if bounds:  # "M#<t>" sorts before every "M#<t>#<id>": BETWEEN bare times is [start, end)
+        condition += " AND gsi3sk BETWEEN :lo AND :hi"
+        values.update({":lo": bounds[0], ":hi": bounds[1]})
+    params: dict[str, Any] = {"TableName": settings.required("HEED_TABLE"), "IndexName": "gsi3",
+                              "KeyConditionExpression": condition, "ExpressionAttributeValues": _marshal(values),
+                              **_projection(_DAY_ATTRS)}
     while True:
         page = _call("query", **params)
         for raw in page.get("Items", []):
@@ -1300,45 +1319,70 @@ def day_entries(day: str) -> Iterator[dict[str, Any]]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def get_rollups(days: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored rollups of ``days`` (those that exist): ``{day: {"rollup", "computed_at"}}``; 100 days a request."""
+def get_rollups(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored rollups for ``(day, sk)`` keys (those that exist): ``{(day, sk): {"rollup", "computed_at",
+    "through"}}``; 100 keys a request."""
     table = settings.required("HEED_TABLE")
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(days), 100):
-        keys = [_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP"}) for day in days[start:start + 100]]
-        request = {table: {"Keys": keys, **_projection(("day", "rollup", "computed_at"))}}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        request_keys = [_marshal({"pk": f"REPORT#{day}", "sk": sk}) for day, sk in keys[start:start + 100]]
+        request = {table: {"Keys": request_keys, **_projection(("day", "sk", "rollup", "computed_at", "through"))}}
         while request:
             response = _call("batch_get_item", RequestItems=request)
             for raw in response.get("Responses", {}).get(table, []):
                 item = _plain(raw)
-                found[item["day"]] = {"rollup": json.loads(zlib.decompress(item["rollup"])),
-                                      "computed_at": item["computed_at"]}
+                found[(item["day"], item["sk"])] = {"rollup": json.loads(zlib.decompress(item["rollup"])),
+                                                    "computed_at": item["computed_at"],
+                                                    "through": item.get("through")}
             request = response.get("UnprocessedKeys") or {}
     return found
 
 
-def put_rollup(day: str, rollup: dict[str, Any], computed_at: str) -> None:
-    """Store (replace) a closed day's rollup; compressed, it stays far below the item limit."""
+def put_rollup(day: str, sk: str, rollup: dict[str, Any], computed_at: str, through: Optional[str] = None) -> bool:
+    """Store (replace) a rollup; compressed, it stays far below the item limit. With ``through`` (a partial
+    rollup of an open day) only if no stored one reaches further: False when one does (it is as good)."""
     packed = zlib.compress(json.dumps(rollup, separators=(",", ":")).encode(), 6)
-    _call("put_item", TableName=settings.required("HEED_TABLE"),
-          Item=_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP", "type": "report_rollup", "day": day,
-                         "rollup": packed, "entries": rollup.get("entries", 0), "computed_at": computed_at}))
+    item = _marshal({"pk": f"REPORT#{day}", "sk": sk, "type": "report_rollup", "day": day, "rollup": packed,
+                     "entries": rollup.get("entries", 0), "computed_at": computed_at, "through": through})
+    if through is None:
+        _call("put_item", TableName=settings.required("HEED_TABLE"), Item=item)
+        return True
+    try:
+        _call_raw("put_item", TableName=settings.required("HEED_TABLE"), Item=item,
+                  ConditionExpression="attribute_not_exists(through) OR through < :through",
+                  ExpressionAttributeValues=_marshal({":through": through}))
+        return True
+    except _ConditionFailed:
+        return False
 
 
-def conversations_active(start: str, end: str) -> Iterator[dict[str, Any]]:
-    """Conversations (open and resolved) whose last activity is in ``[start, end)``: two index range reads."""
-    for status in ("open", "resolved"):
+CSV_STATUSES = ("open", "resolved")
+
+
+def conversations_active(start: str, end: str, resume: Optional[tuple[str, str]] = None,
+                         ) -> Iterator[tuple[dict[str, Any], tuple[str, str]]]:
+    """Conversations (open, then resolved) whose last activity is in ``[start, end)``: index range reads.
+
+    Yields each item with its position ``(status, gsi1sk)``; ``resume`` (a position yielded before)
+    starts right after it.
+    """
+    statuses = CSV_STATUSES[CSV_STATUSES.index(resume[0]):] if resume else CSV_STATUSES
+    for status in statuses:
         params: dict[str, Any] = {
             "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
             "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :start AND :end",
             "ExpressionAttributeValues": _marshal({":pk": f"STATUS#{status}", ":start": start, ":end": end}),
         }
+        if resume and resume[0] == status:
+            conversation_id = resume[1].rpartition("#")[2]
+            params["ExclusiveStartKey"] = _marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV",
+                                                    "gsi1pk": f"STATUS#{status}", "gsi1sk": resume[1]})
         while True:
             page = _call("query", **params)
             for raw in page.get("Items", []):
                 item = _plain(raw)
                 if item.get("type") == "conversation" and item.get("last_message_at", "") < end:
-                    yield item
+                    yield item, (status, item["gsi1sk"])
             if "LastEvaluatedKey" not in page:
                 break
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
