@@ -973,12 +973,14 @@ class IncidentRecord:
     where: list[tuple[str, str]]  # (platform, channel)
     alert_sent: tuple[str, ...]
     paged_at: Optional[str]
+    resolved_at: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "terms": list(self.terms), "count": self.customers,
                 "customers": self.customers, "first_seen": self.first_seen, "last_seen": self.last_seen,
                 "opened_at": self.opened_at, "conversation_ids": list(self.conversation_ids),
-                "channels": [{"platform": p, "channel": c} for p, c in self.where], "paged_at": self.paged_at}
+                "channels": [{"platform": p, "channel": c} for p, c in self.where], "paged_at": self.paged_at,
+                "resolved_at": self.resolved_at}
 
 
 def put_signature(bucket: int, signature: Signature) -> None:
@@ -1011,7 +1013,8 @@ def recent_incidents(since: str) -> list[OpenIncident]:
     page = _call("query", TableName=settings.required("HEED_TABLE"), IndexName="gsi1", ScanIndexForward=False,
                  Limit=100, KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :since",
                  ExpressionAttributeValues=_marshal({":pk": "INCIDENTS", ":since": since}))
-    return [OpenIncident(i["id"], tuple(i["terms"]), datetime.fromisoformat(i["last_seen"]))
+    return [OpenIncident(i["id"], tuple(i["terms"]), datetime.fromisoformat(i["last_seen"]),
+                         datetime.fromisoformat(i["resolved_at"]) if i.get("status") == "resolved" else None)
             for i in map(_plain, page.get("Items", []))]
 
 
@@ -1077,7 +1080,7 @@ def _incident(item: dict[str, Any]) -> IncidentRecord:
         opened_at=item["opened_at"], first_seen=item["first_seen"], last_seen=item["last_seen"],
         customers=len(item.get("customers", [])), conversation_ids=tuple(item.get("conversation_ids", [])),
         where=[(p, c) for p, c in where], alert_sent=tuple(item.get("alert_sent", [])),
-        paged_at=item.get("paged_at"))
+        paged_at=item.get("paged_at"), resolved_at=item.get("resolved_at"))
 
 
 def get_incident(incident_id: str) -> Optional[IncidentRecord]:
@@ -1086,18 +1089,57 @@ def get_incident(incident_id: str) -> Optional[IncidentRecord]:
     return _incident(_plain(response["Item"])) if "Item" in response else None
 
 
-def list_incidents(limit: int, cursor: Optional[str]) -> tuple[list[IncidentRecord], Optional[str]]:
-    """Incidents, newest opened first (gsi1 ``INCIDENTS``), paginated like conversations."""
+_INCIDENT_FILTERS = {  # status as of now: "open" and "quiet" split at last_seen = now - window
+    "open": "#status = :open AND last_seen >= :since",
+    "quiet": "#status = :open AND last_seen < :since",
+    "resolved": "#status = :resolved",
+}
+
+
+def list_incidents(limit: int, cursor: Optional[str], status: Optional[str] = None,
+                   active_since: str = "") -> tuple[list[IncidentRecord], Optional[str]]:
+    """Incidents, newest opened first (gsi1 ``INCIDENTS``), paginated like conversations. ``status`` filters
+    (a page may then hold fewer than ``limit``; follow ``next``)."""
     params: dict[str, Any] = {
         "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1", "ScanIndexForward": False,
         "Limit": limit, "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": "INCIDENTS"}},
     }
+    if status is not None:
+        expression = _INCIDENT_FILTERS[status]
+        params["FilterExpression"] = expression
+        params["ExpressionAttributeNames"] = {"#status": "status"}
+        values = {":open": "open", ":since": active_since, ":resolved": "resolved"}
+        params["ExpressionAttributeValues"].update(_marshal({k: v for k, v in values.items() if k in expression}))
     if cursor:
         params["ExclusiveStartKey"] = _decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"}, "gsi1pk", "INCIDENTS")
     response = _call("query", **params)
     last = response.get("LastEvaluatedKey")
     return [_incident(_plain(i)) for i in response.get("Items", [])], _encode_cursor(last) if last else None
+
+
+def resolve_incident(incident_id: str, at: str) -> Optional[IncidentRecord]:
+    """Mark it resolved (the first resolve's time stays), take it out of the checker's index if its page
+    hasn't gone out, and free its term key so a new wave opens a new incident. None if it doesn't exist."""
+    table = settings.required("HEED_TABLE")
+    try:
+        response = _call_raw("update_item", TableName=table, ReturnValues="ALL_NEW",
+                             Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}),
+                             ConditionExpression="attribute_exists(pk)",
+                             UpdateExpression="SET #status = :resolved, resolved_at = if_not_exists(resolved_at, :at) "
+                                              "REMOVE gsi2pk, gsi2sk",
+                             ExpressionAttributeNames={"#status": "status"},
+                             ExpressionAttributeValues=_marshal({":resolved": "resolved", ":at": at}))
+    except _ConditionFailed:
+        return None
+    incident = _plain(response["Attributes"])
+    try:
+        _call_raw("delete_item", TableName=table, Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(incident['key'])}",
+                                                               "sk": "KEY"}),
+                  ConditionExpression="incident_id = :id", ExpressionAttributeValues=_marshal({":id": incident_id}))
+    except _ConditionFailed:
+        pass  # gone already, or another incident holds the key now
+    return _incident(incident)
 
 
 def incidents_due(now: str, limit: int = 100) -> list[IncidentRecord]:
