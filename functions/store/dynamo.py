@@ -1045,7 +1045,7 @@ def open_incident(incident_id: str, cluster: Cluster, active_since: str, now: st
 def incident_for_key(key: tuple[str, ...]) -> Optional[str]:
     response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
                      Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(key)}", "sk": "KEY"}))
-    return _plain(response["Item"])["incident_id"] if "Item" in response else None
+    return _plain(response["Item"]).get("incident_id") if "Item" in response else None
 
 
 def link_incident(incident_id: str, members: list[Signature], where: list[tuple[str, str]]) -> None:
@@ -1133,12 +1133,13 @@ def resolve_incident(incident_id: str, at: str) -> Optional[IncidentRecord]:
     except _ConditionFailed:
         return None
     incident = _plain(response["Attributes"])
-    try:
-        _call_raw("delete_item", TableName=table, Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(incident['key'])}",
+    try:  # released, not deleted (the API's role has no DeleteItem): open_incident may take it at once
+        _call_raw("update_item", TableName=table, Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(incident['key'])}",
                                                                "sk": "KEY"}),
-                  ConditionExpression="incident_id = :id", ExpressionAttributeValues=_marshal({":id": incident_id}))
+                  ConditionExpression="incident_id = :id", UpdateExpression="SET last_seen = :free REMOVE incident_id",
+                  ExpressionAttributeValues=_marshal({":id": incident_id, ":free": ""}))
     except _ConditionFailed:
-        pass  # gone already, or another incident holds the key now
+        pass  # released already, or another incident holds the key now
     return _incident(incident)
 
 
