@@ -345,3 +345,38 @@ def test_resolving_an_incident_is_idempotent_and_a_new_wave_opens_a_new_one(worl
     world.tick()
     pages = [t for _, t in world.sms() if t.startswith("Heed INCIDENT")]
     assert len(pages) == 2 and all("5 customers" in t for t in pages)  # the new one, each ladder phone once
+
+
+@pytest.mark.parametrize("failure", ["service_error", "unreachable"])
+def test_comprehend_failing_falls_back_to_the_lexicon_and_intake_still_stores(world, monkeypatch, capsys, failure):
+    """Comprehend refusing (a throttling error through botocore's Stubber) or unreachable (an endpoint nothing
+    listens on): the delivery is stored, the lexicon gives the sentiment, the log says so without the text."""
+    from botocore.stub import Stubber
+
+    from functions import aws
+
+    monkeypatch.setenv("HEED_SENTIMENT", "comprehend")
+    if failure == "service_error":
+        comprehend = aws.client("comprehend")
+        stubber = Stubber(comprehend)
+        stubber.add_client_error("detect_sentiment", service_error_code="ThrottlingException", http_status_code=400)
+        stubber.activate()
+    else:
+        import boto3
+        from botocore.config import Config
+
+        dead = boto3.client("comprehend", endpoint_url="http://127.0.0.1:9",
+                            config=Config(retries={"total_max_attempts": 1}, connect_timeout=0.5))
+        real = aws.client
+
+        monkeypatch.setattr(aws, "client", lambda service: dead if service == "comprehend" else real(service))
+    world.dm("psid-cf", "m-cf", "This is awful and broken")  # asserts {"received": 1}
+    item = world.message_item("m-cf")
+    assert float(item["sentiment"]["N"]) < -0.3 and "complaint" in [v["S"] for v in item["labels"]["L"]]
+    assert world.conversation("psid-cf")["sla"]["state"] == "ok"  # the clock opened as usual
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [fallback] = [entry for entry in logged if entry.get("event") == "sentiment_fallback"]
+    assert fallback["error"] in ("ClientError", "EndpointConnectionError", "ConnectTimeoutError")
+    assert not any("awful" in json.dumps(entry) for entry in logged)  # no customer text in the log
+    if failure == "service_error":
+        stubber.deactivate()
