@@ -23,7 +23,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -47,6 +49,9 @@ calendar = "always"
 [[alerts.ladder]]
 after = "0m"
 phones = ["+15555550100"]
+
+[reports]
+timezone = "Pacific/Kiritimati"   # UTC+14: the chart's "today" is this zone's, not the browser's or UTC's
 
 [incidents]
 customers = 1          # more than one customer: the two complaints below open one
@@ -169,7 +174,11 @@ def test_dashboard_lists_breached_first_with_live_countdowns_triage_chips_and_in
     assert summary.text.startswith("5 of 5 open conversations, 4 waiting")
 
     assert browser.execute_script("return sessionStorage.getItem('heedStaffToken')") == "local-staff-token"
-    wait_for(lambda: browser.find_element(By.ID, "chart-note").text, what="the chart's note")
+    note = wait_for(lambda: browser.find_element(By.ID, "chart-note").text, what="the chart's note")
+    assert not note.startswith("Chart unavailable"), note
+    zone = ZoneInfo("Pacific/Kiritimati")
+    days = {datetime.now(zone).date().isoformat(), (datetime.now(zone) - timedelta(seconds=30)).date().isoformat()}
+    assert browser.find_element(By.ID, "chart").get_attribute("data-day") in days
     OUTPUT.mkdir(exist_ok=True)
     browser.save_screenshot(str(OUTPUT / "dashboard.png"))
     assert (OUTPUT / "dashboard.png").stat().st_size > 1000
