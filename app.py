@@ -106,6 +106,11 @@ def get_incident(incident_id):
     return staff.get_incident(app.current_request, incident_id)
 
 
+@app.route("/incidents/{incident_id}/resolve", methods=["POST"], authorizer=STAFF_AUTHORIZER)
+def resolve_incident(incident_id):
+    return staff.resolve_incident(app.current_request, incident_id)
+
+
 # One-tap acknowledgement from an alert SMS: the signed token is the credential.
 @app.route("/ack/{token}", methods=["GET"])
 def acknowledge(token):

@@ -125,6 +125,14 @@ Schema (every key not marked optional is required; no other keys are allowed)::
     window = "30m"                        # optional: ... within this time ...
     min_shared_terms = 2                  # optional, >= 1: ... whose complaints share this many terms
 
+    [reports]                             # optional table: reports and the weekly report email
+    timezone = "Europe/Amsterdam"         # optional, default "UTC": IANA zone whose days the reports count
+                                          # (from/to, daily rows, day rollups, the CSV's period, the week)
+    recipients = ["manager@example.com"]  # optional, default []: who gets the weekly report; the
+                                          # HEED_REPORT_RECIPIENTS environment variable (non-empty) overrides it
+    weekly_day = "mon"                    # optional, default "mon": the day (in timezone) the weekly
+                                          # report goes out, for the seven days that ended the day before
+
 Durations are written like ``45s``, ``15m``, ``8h``, ``2d`` or ``1h30m``; SLA
 targets count only the calendar's open time (``2d`` on a business calendar is
 48 hours of open time).
@@ -180,6 +188,18 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """``[reports]``: the zone whose days reports count, the weekly report's recipients and day."""
+
+    timezone: str = "UTC"
+    recipients: tuple[str, ...] = ()
+    weekly_day: int = 0  # Monday
+
+
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+@dataclass(frozen=True)
 class AcknowledgeSettings:
     """``[acknowledge]``: the default language, the WhatsApp template for a closed window, the rules."""
 
@@ -201,6 +221,7 @@ class Config:
     handoff: HandoffRules = HandoffRules(on_email_address=False)
     triage: TriageRules = field(default_factory=TriageRules)
     incidents: IncidentSettings = IncidentSettings()
+    reports: ReportSettings = ReportSettings()
 
     @property
     def escalation_after(self) -> tuple[timedelta, ...]:
@@ -260,7 +281,7 @@ def _load(path: str) -> Config:
 def parse_config(data: dict[str, Any]) -> Config:
     """A :class:`Config` from a parsed TOML document; ConfigError naming the first key at fault."""
     root = _table(data, "", ("brand", "sla", "calendars", "alerts", "acknowledge", "handoff", "triage",
-                                   "incidents"))
+                                   "incidents", "reports"))
     brand = _table(root.get("brand", {}), "brand", ("name",))
     calendars = _calendars(root.get("calendars", {}))
     sla = _table(_required(root, "sla", ""), "sla", ("policies",))
@@ -275,6 +296,7 @@ def parse_config(data: dict[str, Any]) -> Config:
         handoff=_handoff(root.get("handoff")),
         triage=_triage(root.get("triage", {})),
         incidents=_incidents(root.get("incidents", {})),
+        reports=_reports(root.get("reports", {})),
     )
 
 
@@ -374,6 +396,21 @@ def _incidents(value: Any) -> IncidentSettings:
         window=_duration(table.get("window", "30m"), "incidents.window"),
         min_shared_terms=_integer(table.get("min_shared_terms", 2), "incidents.min_shared_terms", 1),
     )
+
+
+def _reports(value: Any) -> ReportSettings:
+    table = _table(value, "reports", ("timezone", "recipients", "weekly_day"))
+    timezone = _string(table.get("timezone", "UTC"), "reports.timezone")
+    _check(zone, "reports.timezone", timezone)
+    recipients = []
+    for n, item in enumerate(_array(table.get("recipients", []), "reports.recipients")):
+        address = _string(item, f"reports.recipients[{n}]")
+        if not _EMAIL.fullmatch(address):
+            raise ConfigError(f"reports.recipients[{n}]: {address!r} is not an email address")
+        recipients.append(address)
+    day = _choice(table.get("weekly_day", "mon"), "reports.weekly_day", WEEKDAYS)
+    return ReportSettings(timezone=timezone, recipients=tuple(dict.fromkeys(recipients)),
+                          weekly_day=list(WEEKDAYS).index(day))
 
 
 def _handoff(value: Any) -> HandoffRules:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functions import metrics
 from functions.config import Config
 from functions.domain import alerts
-from functions.domain.incidents import Signature, bucket, detect, incident_id, joins
+from functions.domain.incidents import Signature, after_resolves, bucket, detect, incident_id, joins, status
 from functions.domain.message import iso_utc
 from functions.domain.triage import significant_terms
 from functions.log import log
@@ -55,12 +55,15 @@ def observe(messages: list[dynamo.StreamMessage], config: Config) -> int:
 def _place(signature: Signature, message: dynamo.StreamMessage, config: Config) -> int:
     settings = config.incidents
     since = iso_utc(signature.at - LOOKBACK)
-    existing = joins(signature, dynamo.recent_incidents(since), settings)
+    incidents = dynamo.recent_incidents(since)  # resolved ones too (with resolved_at): joins skips them
+    existing = joins(signature, incidents, settings)
     if existing is not None:
         dynamo.link_incident(existing.id, [signature], [(message.platform, message.channel)])
         return 1
     here = bucket(signature.at, settings.window)
-    cluster = detect(signature, dynamo.signatures([here - 1, here, here + 1]), settings)
+    recent = after_resolves(signature, dynamo.signatures([here - 1, here, here + 1]),
+                            incidents, settings)
+    cluster = detect(signature, recent, settings)
     if cluster is None:
         return 0
     new_id = incident_id(cluster)
@@ -73,6 +76,29 @@ def _place(signature: Signature, message: dynamo.StreamMessage, config: Config) 
         new_id = dynamo.incident_for_key(cluster.key) or new_id
     dynamo.link_incident(new_id, list(cluster.members), [(message.platform, message.channel)])
     return 1
+
+
+def listing(wanted: str | None, limit: int, cursor: str | None, config: Config,
+            now: datetime) -> tuple[list[dict], str | None]:
+    """``GET /incidents``: newest first, each with its status as of ``now``; ``wanted`` filters by it."""
+    since = iso_utc(now - config.incidents.window)
+    found, following = dynamo.list_incidents(limit, cursor, wanted, since)
+    return [view(i, config, now) for i in found], following
+
+
+def view(incident: dynamo.IncidentRecord, config: Config, now: datetime) -> dict:
+    return {**incident.to_json(),
+            "status": status(incident.status, datetime.fromisoformat(incident.last_seen), now,
+                             config.incidents.window)}
+
+
+def resolve(incident_id: str, now: datetime) -> dynamo.IncidentRecord | None:
+    """Staff resolved it: no more joining, no page if none went out yet, its terms free for a new wave.
+    Idempotent (the first resolve's time stays); None if there is no such incident."""
+    resolved = dynamo.resolve_incident(incident_id, iso_utc(now))
+    if resolved is not None:
+        log("incident_resolved", incident_id=incident_id)
+    return resolved
 
 
 def _customer(message: dynamo.StreamMessage) -> str:

@@ -1,13 +1,16 @@
 """The weekly report: last week's response times against the week before, by email to managers.
 
-``daily()`` runs every morning (``reports_daily``; locally ``make report``
-sends the report at once): it recomputes the last two closed days' rollups
-and, on Mondays, sends the report for the seven days that ended yesterday.
+``daily()`` runs every morning (``reports_daily``, 06:00 UTC; locally ``make
+report`` sends the report at once): it recomputes the last two closed days'
+rollups and, on ``[reports] weekly_day`` (default Monday) as dated in
+``[reports] timezone``, sends the report for the seven days that ended the day
+before (days in that zone).
 The numbers come from the same rollups as ``GET /reports/response-times``;
 top complaint terms from messages labelled ``complaint`` (counted in the
 rollups); incidents from triage's ``INCIDENT#`` items, if any.
 
-Recipients: ``HEED_REPORT_RECIPIENTS`` (comma-separated); sender:
+Recipients: ``HEED_REPORT_RECIPIENTS`` (comma-separated) when set and not
+empty, else ``[reports] recipients`` of the policy file; sender:
 ``HEED_EMAIL_FROM`` (an SES-verified identity). Without either nothing is
 sent (logged ``weekly_report_skipped``).
 """
@@ -17,11 +20,12 @@ import argparse
 import functools
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from functions import reports
 from functions.domain import charts
@@ -42,17 +46,20 @@ class Sent:
 
 
 def daily(now: Optional[datetime] = None) -> Optional[Sent]:
+    from functions.config import load_config
+
     now = now or datetime.now(UTC)
-    today = now.date()
-    reports.recompute([today - timedelta(days=2), today - timedelta(days=1)], now)
-    if today.weekday() == 0:
+    zone = reports.timezone()
+    today = reports.local_today(now, zone)
+    reports.recompute([today - timedelta(days=2), today - timedelta(days=1)], now, zone)
+    if today.weekday() == load_config().reports.weekly_day:
         return send(now)
     return None
 
 
-def week_of(now: datetime) -> tuple[reports.Period, reports.Period]:
-    """The seven days that ended yesterday, and the seven before."""
-    end = now.date() - timedelta(days=1)
+def week_of(now: datetime, zone: Optional[ZoneInfo] = None) -> tuple[reports.Period, reports.Period]:
+    """The seven days (in the reports' zone) that ended yesterday, and the seven before."""
+    end = reports.local_today(now, zone or reports.timezone()) - timedelta(days=1)
     this = reports.Period(end - timedelta(days=6), end)
     return this, reports.Period(this.start - timedelta(days=7), this.start - timedelta(days=1))
 
@@ -61,8 +68,9 @@ def build(now: datetime) -> dict[str, Any]:
     """What the report says (plain values; the templates only lay it out)."""
     from functions.store import dynamo
 
-    this, last = week_of(now)
-    by_day = reports.rollups(last.days + this.days, now)
+    zone = reports.timezone()
+    this, last = week_of(now, zone)
+    by_day = reports.rollups(last.days + this.days, now, zone=zone)
     this_week = maths.merge(by_day[d] for d in this.days)
     last_week = maths.merge(by_day[d] for d in last.days)
     now_fig, then_fig = maths.summary(this_week["all"]), maths.summary(last_week["all"])
@@ -84,7 +92,7 @@ def build(now: datetime) -> dict[str, Any]:
     p50 = [charts.Bar(PLATFORM_NAMES.get(p, p), _minutes(this_week["platform"].get(p), 50),
                       _minutes(last_week["platform"].get(p), 50)) for p in platforms]
     compliance = [charts.Bar(_weekday(d), maths.summary(by_day[d]["all"])["sla_compliance_pct"]) for d in this.days]
-    start_iso = iso_utc(datetime.combine(this.start, time(), UTC))
+    start_iso = iso_utc(reports.day_start(this.start, zone))
     incidents = [_incident(i) for i in dynamo.incidents_since(start_iso)]
     return {
         "brand": _brand(), "start": this.start, "end": this.end, "rows": rows,
@@ -189,7 +197,11 @@ def message(context: dict[str, Any], sender: str, recipients: tuple[str, ...]) -
 
 
 def recipients() -> tuple[str, ...]:
-    return tuple(a.strip() for a in os.environ.get("HEED_REPORT_RECIPIENTS", "").split(",") if a.strip())
+    """``HEED_REPORT_RECIPIENTS`` (the stage's override) when it names anyone, else ``[reports] recipients``."""
+    from functions.config import load_config
+
+    override = tuple(a.strip() for a in os.environ.get("HEED_REPORT_RECIPIENTS", "").split(",") if a.strip())
+    return override or load_config().reports.recipients
 
 
 def send(now: Optional[datetime] = None) -> Optional[Sent]:
@@ -198,7 +210,8 @@ def send(now: Optional[datetime] = None) -> Optional[Sent]:
     now = now or datetime.now(UTC)
     to, sender = recipients(), os.environ.get("HEED_EMAIL_FROM", "").strip()
     if not to or not sender:
-        log("weekly_report_skipped", reason="HEED_REPORT_RECIPIENTS or HEED_EMAIL_FROM is not set")
+        log("weekly_report_skipped", reason="no recipients ([reports] recipients, HEED_REPORT_RECIPIENTS) or "
+                                            "HEED_EMAIL_FROM is not set")
         return None
     mail = message(build(now), sender, to)
     message_id = email.send(mail)
@@ -216,7 +229,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     sent = send(now)
     if sent is None:
-        print("not sent: set HEED_REPORT_RECIPIENTS and HEED_EMAIL_FROM")
+        print("not sent: set [reports] recipients (or HEED_REPORT_RECIPIENTS) and HEED_EMAIL_FROM")
         return 1
     print(f"sent {sent.subject!r} to {', '.join(sent.recipients)} (SES message id {sent.message_id})")
     return 0

@@ -7,6 +7,12 @@ of the newest one, that is an incident. The term set that joins the most
 customers wins (ties: alphabetical), so every message of a wave computes the
 same key. An open incident takes later complaints sharing N of its terms
 while it has seen one within W.
+
+Lifecycle: an incident is ``open`` while a complaint joined it within W,
+``quiet`` after (computed on read; a quiet incident takes no more complaints,
+so a new wave opens a new one), ``resolved`` once staff say so. Complaints up
+to a resolve never count towards a new incident on its terms: a new wave
+needs more than K customers of its own.
 """
 from __future__ import annotations
 
@@ -53,6 +59,25 @@ class OpenIncident:
     id: str
     terms: tuple[str, ...]
     last_seen: datetime
+    resolved_at: Optional[datetime] = None
+
+
+STATUSES = ("open", "quiet", "resolved")
+
+
+def status(stored: str, last_seen: datetime, now: datetime, window: timedelta) -> str:
+    """``resolved`` as staff set it; else ``quiet`` once no complaint joined for W, else ``open``."""
+    if stored == "resolved":
+        return "resolved"
+    return "quiet" if now - last_seen > window else "open"
+
+
+def after_resolves(new: Signature, recent: Iterable[Signature], incidents: Iterable[OpenIncident],
+                   settings: IncidentSettings) -> list[Signature]:
+    """``recent`` without the complaints that came up to the resolve of an incident on ``new``'s terms."""
+    cutoff = max((i.resolved_at for i in incidents if i.resolved_at is not None
+                  and len(set(i.terms) & set(new.terms)) >= settings.min_shared_terms), default=None)
+    return [s for s in recent if cutoff is None or s.at > cutoff]
 
 
 def detect(new: Signature, recent: Iterable[Signature], settings: IncidentSettings) -> Optional[Cluster]:
@@ -76,7 +101,8 @@ def detect(new: Signature, recent: Iterable[Signature], settings: IncidentSettin
 
 def joins(new: Signature, incidents: Iterable[OpenIncident], settings: IncidentSettings) -> Optional[OpenIncident]:
     """The open incident ``new`` belongs to: N shared terms, and it saw a complaint within W."""
-    fitting = [i for i in incidents if len(set(i.terms) & set(new.terms)) >= settings.min_shared_terms
+    fitting = [i for i in incidents if i.resolved_at is None
+               and len(set(i.terms) & set(new.terms)) >= settings.min_shared_terms
                and new.at - i.last_seen <= settings.window and i.last_seen - new.at <= settings.window]
     return max(fitting, key=lambda i: (len(set(i.terms) & set(new.terms)), i.last_seen), default=None)
 

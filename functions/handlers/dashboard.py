@@ -21,8 +21,11 @@ def _template():  # jinja2 loads on first use: `import app` stays cheap
 
 
 def page() -> Response:
+    from functions.config import load_config
+
     nonce = secrets.token_urlsafe(16)
-    body = _template().render(nonce=nonce)
+    # The reports' zone (no data): the chart asks for "today" as the brand's day, not the browser's or UTC's.
+    body = _template().render(nonce=nonce, report_timezone=load_config().reports.timezone)
     csp = ("default-src 'none'; "
            f"script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Response
@@ -103,19 +104,44 @@ def _labels_body(raw: bytes) -> tuple[list[str], str | None]:
 
 @guarded
 def list_incidents(request: Any) -> Response:
+    from functions import incidents
+    from functions.config import load_config
+    from functions.domain.incidents import STATUSES as INCIDENT_STATUSES
+
     require_staff(request.headers, request.context)
     params = request.query_params or {}
-    incidents, cursor = dynamo.list_incidents(_limit(params.get("limit")), params.get("next"))
-    return json_response(200, {"incidents": [i.to_json() for i in incidents], "next": cursor})
+    wanted = params.get("status") or None
+    if wanted is not None and wanted not in INCIDENT_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(INCIDENT_STATUSES)}")
+    found, cursor = incidents.listing(wanted, _limit(params.get("limit")), params.get("next"), load_config(),
+                                      datetime.now(UTC))
+    return json_response(200, {"incidents": found, "next": cursor})
 
 
 @guarded
 def get_incident(request: Any, incident_id: str) -> Response:
+    from functions import incidents
+    from functions.config import load_config
+
     require_staff(request.headers, request.context)
     found = dynamo.get_incident(incident_id) if INCIDENT_ID.fullmatch(incident_id) else None
     if found is None:
         raise NotFound(f"no incident {incident_id[:64]}")
-    return json_response(200, found.to_json())
+    return json_response(200, incidents.view(found, load_config(), datetime.now(UTC)))
+
+
+@guarded
+def resolve_incident(request: Any, incident_id: str) -> Response:
+    """Idempotent: resolving a resolved incident answers it as it is."""
+    from functions import incidents
+    from functions.config import load_config
+
+    require_staff(request.headers, request.context)
+    now = datetime.now(UTC)
+    resolved = incidents.resolve(incident_id, now) if INCIDENT_ID.fullmatch(incident_id) else None
+    if resolved is None:
+        raise NotFound(f"no incident {incident_id[:64]}")
+    return json_response(200, incidents.view(resolved, load_config(), now))
 
 
 @guarded

@@ -28,7 +28,7 @@ import random
 import time
 import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
 from functions import aws, settings
@@ -1037,12 +1037,14 @@ class IncidentRecord:
     where: list[tuple[str, str]]  # (platform, channel)
     alert_sent: tuple[str, ...]
     paged_at: Optional[str]
+    resolved_at: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "terms": list(self.terms), "count": self.customers,
                 "customers": self.customers, "first_seen": self.first_seen, "last_seen": self.last_seen,
                 "opened_at": self.opened_at, "conversation_ids": list(self.conversation_ids),
-                "channels": [{"platform": p, "channel": c} for p, c in self.where], "paged_at": self.paged_at}
+                "channels": [{"platform": p, "channel": c} for p, c in self.where], "paged_at": self.paged_at,
+                "resolved_at": self.resolved_at}
 
 
 def put_signature(bucket: int, signature: Signature) -> None:
@@ -1075,7 +1077,8 @@ def recent_incidents(since: str) -> list[OpenIncident]:
     page = _call("query", TableName=settings.required("HEED_TABLE"), IndexName="gsi1", ScanIndexForward=False,
                  Limit=100, KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :since",
                  ExpressionAttributeValues=_marshal({":pk": "INCIDENTS", ":since": since}))
-    return [OpenIncident(i["id"], tuple(i["terms"]), datetime.fromisoformat(i["last_seen"]))
+    return [OpenIncident(i["id"], tuple(i["terms"]), datetime.fromisoformat(i["last_seen"]),
+                         datetime.fromisoformat(i["resolved_at"]) if i.get("status") == "resolved" else None)
             for i in map(_plain, page.get("Items", []))]
 
 
@@ -1106,7 +1109,7 @@ def open_incident(incident_id: str, cluster: Cluster, active_since: str, now: st
 def incident_for_key(key: tuple[str, ...]) -> Optional[str]:
     response = _call("get_item", TableName=settings.required("HEED_TABLE"), ConsistentRead=True,
                      Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(key)}", "sk": "KEY"}))
-    return _plain(response["Item"])["incident_id"] if "Item" in response else None
+    return _plain(response["Item"]).get("incident_id") if "Item" in response else None
 
 
 def link_incident(incident_id: str, members: list[Signature], where: list[tuple[str, str]]) -> None:
@@ -1141,7 +1144,7 @@ def _incident(item: dict[str, Any]) -> IncidentRecord:
         opened_at=item["opened_at"], first_seen=item["first_seen"], last_seen=item["last_seen"],
         customers=len(item.get("customers", [])), conversation_ids=tuple(item.get("conversation_ids", [])),
         where=[(p, c) for p, c in where], alert_sent=tuple(item.get("alert_sent", [])),
-        paged_at=item.get("paged_at"))
+        paged_at=item.get("paged_at"), resolved_at=item.get("resolved_at"))
 
 
 def get_incident(incident_id: str) -> Optional[IncidentRecord]:
@@ -1150,18 +1153,58 @@ def get_incident(incident_id: str) -> Optional[IncidentRecord]:
     return _incident(_plain(response["Item"])) if "Item" in response else None
 
 
-def list_incidents(limit: int, cursor: Optional[str]) -> tuple[list[IncidentRecord], Optional[str]]:
-    """Incidents, newest opened first (gsi1 ``INCIDENTS``), paginated like conversations."""
+_INCIDENT_FILTERS = {  # status as of now: "open" and "quiet" split at last_seen = now - window
+    "open": "#status = :open AND last_seen >= :since",
+    "quiet": "#status = :open AND last_seen < :since",
+    "resolved": "#status = :resolved",
+}
+
+
+def list_incidents(limit: int, cursor: Optional[str], status: Optional[str] = None,
+                   active_since: str = "") -> tuple[list[IncidentRecord], Optional[str]]:
+    """Incidents, newest opened first (gsi1 ``INCIDENTS``), paginated like conversations. ``status`` filters
+    (a page may then hold fewer than ``limit``; follow ``next``)."""
     params: dict[str, Any] = {
         "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1", "ScanIndexForward": False,
         "Limit": limit, "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": "INCIDENTS"}},
     }
+    if status is not None:
+        expression = _INCIDENT_FILTERS[status]
+        params["FilterExpression"] = expression
+        params["ExpressionAttributeNames"] = {"#status": "status"}
+        values = {":open": "open", ":since": active_since, ":resolved": "resolved"}
+        params["ExpressionAttributeValues"].update(_marshal({k: v for k, v in values.items() if k in expression}))
     if cursor:
         params["ExclusiveStartKey"] = _decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"}, "gsi1pk", "INCIDENTS")
     response = _call("query", **params)
     last = response.get("LastEvaluatedKey")
     return [_incident(_plain(i)) for i in response.get("Items", [])], _encode_cursor(last) if last else None
+
+
+def resolve_incident(incident_id: str, at: str) -> Optional[IncidentRecord]:
+    """Mark it resolved (the first resolve's time stays), take it out of the checker's index if its page
+    hasn't gone out, and free its term key so a new wave opens a new incident. None if it doesn't exist."""
+    table = settings.required("HEED_TABLE")
+    try:
+        response = _call_raw("update_item", TableName=table, ReturnValues="ALL_NEW",
+                             Key=_marshal({"pk": f"INCIDENT#{incident_id}", "sk": "INCIDENT"}),
+                             ConditionExpression="attribute_exists(pk)",
+                             UpdateExpression="SET #status = :resolved, resolved_at = if_not_exists(resolved_at, :at) "
+                                              "REMOVE gsi2pk, gsi2sk",
+                             ExpressionAttributeNames={"#status": "status"},
+                             ExpressionAttributeValues=_marshal({":resolved": "resolved", ":at": at}))
+    except _ConditionFailed:
+        return None
+    incident = _plain(response["Attributes"])
+    try:  # released, not deleted (the API's role has no DeleteItem): open_incident may take it at once
+        _call_raw("update_item", TableName=table, Key=_marshal({"pk": f"INCIDENT-KEY#{'|'.join(incident['key'])}",
+                                                               "sk": "KEY"}),
+                  ConditionExpression="incident_id = :id", UpdateExpression="SET last_seen = :free REMOVE incident_id",
+                  ExpressionAttributeValues=_marshal({":id": incident_id, ":free": ""}))
+    except _ConditionFailed:
+        pass  # released already, or another incident holds the key now
+    return _incident(incident)
 
 
 def incidents_due(now: str, limit: int = 100) -> list[IncidentRecord]:
@@ -1362,20 +1405,39 @@ def _call_raw(operation: str, **params: Any) -> dict:
 #
 # The day index gsi3 (sparse): inbound messages (``M#<sent_at>#<id>``) and the SLA
 # events reports count (``S#<at>#<conversation>#...``) under ``DAY#<yyyy-mm-dd>``
-# (UTC). A day's rollup (``pk=REPORT#<yyyy-mm-dd>, sk=ROLLUP``) is computed from
-# that partition and overwritten whole, so recomputing is harmless.
+# (the UTC date). A report day (in the brand's time zone) is a time range over one
+# or two such partitions. Its rollup (``pk=REPORT#<day>, sk=ROLLUP#<zone>``) is
+# computed from that range and overwritten whole, so recomputing is harmless; an
+# open day has a partial rollup (``sk=PARTIAL#<zone>``) up to its ``through`` cursor.
 
 _DAY_ATTRS = ("type", "platform", "channel", "policy", "priority", "labels", "text", "event")
+_DAY_LENGTH = timedelta(days=1)
 
 
-def day_entries(day: str) -> Iterator[dict[str, Any]]:
-    """A day's reporting entries, oldest first: messages as stored, events as their JSON plus dimensions."""
-    params: dict[str, Any] = {
-        "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi3",
-        "KeyConditionExpression": "gsi3pk = :pk",
-        "ExpressionAttributeValues": _marshal({":pk": f"DAY#{day}"}),
-        **_projection(_DAY_ATTRS),
-    }
+def day_entries(start: str, end: str) -> Iterator[dict[str, Any]]:
+    """Reporting entries in ``[start, end)`` (stored ISO times): messages as stored, events as their JSON plus
+    dimensions. A whole UTC day is one Query of its partition; a part of one is two range Queries (``M#``, ``S#``)."""
+    first = datetime.fromisoformat(start[:10]).date()
+    last = (datetime.fromisoformat(end.replace("Z", "+00:00")) - timedelta(milliseconds=1)).date()
+    day = first
+    while day <= last:
+        key = day.isoformat()
+        whole = start <= f"{key}T00:00:00.000Z" and end >= f"{(day + _DAY_LENGTH).isoformat()}T00:00:00.000Z"
+        ranges = [None] if whole else [(f"M#{start}", f"M#{end}"), (f"S#{start}", f"S#{end}")]
+        for bounds in ranges:
+            yield from _day_query(key, bounds)
+        day += _DAY_LENGTH
+
+
+def _day_query(day: str, bounds: Optional[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+    values: dict[str, Any] = {":pk": f"DAY#{day}"}
+    condition = "gsi3pk = :pk"
+    if bounds:  # "M#<t>" sorts before every "M#<t>#<id>": BETWEEN bare times is [start, end)
+        condition += " AND gsi3sk BETWEEN :lo AND :hi"
+        values.update({":lo": bounds[0], ":hi": bounds[1]})
+    params: dict[str, Any] = {"TableName": settings.required("HEED_TABLE"), "IndexName": "gsi3",
+                              "KeyConditionExpression": condition, "ExpressionAttributeValues": _marshal(values),
+                              **_projection(_DAY_ATTRS)}
     while True:
         page = _call("query", **params)
         for raw in page.get("Items", []):
@@ -1390,45 +1452,70 @@ def day_entries(day: str) -> Iterator[dict[str, Any]]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def get_rollups(days: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored rollups of ``days`` (those that exist): ``{day: {"rollup", "computed_at"}}``; 100 days a request."""
+def get_rollups(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored rollups for ``(day, sk)`` keys (those that exist): ``{(day, sk): {"rollup", "computed_at",
+    "through"}}``; 100 keys a request."""
     table = settings.required("HEED_TABLE")
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(days), 100):
-        keys = [_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP"}) for day in days[start:start + 100]]
-        request = {table: {"Keys": keys, **_projection(("day", "rollup", "computed_at"))}}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        request_keys = [_marshal({"pk": f"REPORT#{day}", "sk": sk}) for day, sk in keys[start:start + 100]]
+        request = {table: {"Keys": request_keys, **_projection(("day", "sk", "rollup", "computed_at", "through"))}}
         while request:
             response = _call("batch_get_item", RequestItems=request)
             for raw in response.get("Responses", {}).get(table, []):
                 item = _plain(raw)
-                found[item["day"]] = {"rollup": json.loads(zlib.decompress(item["rollup"])),
-                                      "computed_at": item["computed_at"]}
+                found[(item["day"], item["sk"])] = {"rollup": json.loads(zlib.decompress(item["rollup"])),
+                                                    "computed_at": item["computed_at"],
+                                                    "through": item.get("through")}
             request = response.get("UnprocessedKeys") or {}
     return found
 
 
-def put_rollup(day: str, rollup: dict[str, Any], computed_at: str) -> None:
-    """Store (replace) a closed day's rollup; compressed, it stays far below the item limit."""
+def put_rollup(day: str, sk: str, rollup: dict[str, Any], computed_at: str, through: Optional[str] = None) -> bool:
+    """Store (replace) a rollup; compressed, it stays far below the item limit. With ``through`` (a partial
+    rollup of an open day) only if no stored one reaches further: False when one does (it is as good)."""
     packed = zlib.compress(json.dumps(rollup, separators=(",", ":")).encode(), 6)
-    _call("put_item", TableName=settings.required("HEED_TABLE"),
-          Item=_marshal({"pk": f"REPORT#{day}", "sk": "ROLLUP", "type": "report_rollup", "day": day,
-                         "rollup": packed, "entries": rollup.get("entries", 0), "computed_at": computed_at}))
+    item = _marshal({"pk": f"REPORT#{day}", "sk": sk, "type": "report_rollup", "day": day, "rollup": packed,
+                     "entries": rollup.get("entries", 0), "computed_at": computed_at, "through": through})
+    if through is None:
+        _call("put_item", TableName=settings.required("HEED_TABLE"), Item=item)
+        return True
+    try:
+        _call_raw("put_item", TableName=settings.required("HEED_TABLE"), Item=item,
+                  ConditionExpression="attribute_not_exists(through) OR through < :through",
+                  ExpressionAttributeValues=_marshal({":through": through}))
+        return True
+    except _ConditionFailed:
+        return False
 
 
-def conversations_active(start: str, end: str) -> Iterator[dict[str, Any]]:
-    """Conversations (open and resolved) whose last activity is in ``[start, end)``: two index range reads."""
-    for status in ("open", "resolved"):
+CSV_STATUSES = ("open", "resolved")
+
+
+def conversations_active(start: str, end: str, resume: Optional[tuple[str, str]] = None,
+                         ) -> Iterator[tuple[dict[str, Any], tuple[str, str]]]:
+    """Conversations (open, then resolved) whose last activity is in ``[start, end)``: index range reads.
+
+    Yields each item with its position ``(status, gsi1sk)``; ``resume`` (a position yielded before)
+    starts right after it.
+    """
+    statuses = CSV_STATUSES[CSV_STATUSES.index(resume[0]):] if resume else CSV_STATUSES
+    for status in statuses:
         params: dict[str, Any] = {
             "TableName": settings.required("HEED_TABLE"), "IndexName": "gsi1",
             "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :start AND :end",
             "ExpressionAttributeValues": _marshal({":pk": f"STATUS#{status}", ":start": start, ":end": end}),
         }
+        if resume and resume[0] == status:
+            conversation_id = resume[1].rpartition("#")[2]
+            params["ExclusiveStartKey"] = _marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV",
+                                                    "gsi1pk": f"STATUS#{status}", "gsi1sk": resume[1]})
         while True:
             page = _call("query", **params)
             for raw in page.get("Items", []):
                 item = _plain(raw)
                 if item.get("type") == "conversation" and item.get("last_message_at", "") < end:
-                    yield item
+                    yield item, (status, item["gsi1sk"])
             if "LastEvaluatedKey" not in page:
                 break
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -38,7 +38,8 @@ STAFF_PATHS = {"/conversations", "/conversations/{conversation_id}", "/conversat
                "/conversations/{conversation_id}/reopen", "/conversations/{conversation_id}/replies",
                "/conversations/{conversation_id}/handoff",
                "/reports/response-times", "/reports/conversations.csv",
-               "/conversations/{conversation_id}/labels", "/incidents", "/incidents/{incident_id}"}
+               "/conversations/{conversation_id}/labels", "/incidents", "/incidents/{incident_id}",
+               "/incidents/{incident_id}/resolve"}
 TF_PLUGIN_DIR = Path(os.environ.get("HEED_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
 PROBE = r"""

@@ -283,3 +283,100 @@ def test_comprehend_gives_the_sentiment_when_the_stage_switches_it_on(world, mon
     world.dm("psid-c", "m-c", "This is awful and broken")
     # moto's Comprehend answers a fixed, nearly neutral score; the lexicon would say clearly negative.
     assert float(world.message_item("m-c")["sentiment"]["N"]) == pytest.approx(0.008, abs=0.001)
+
+
+def incidents_with(world, query: str) -> list[dict]:
+    response = world.client.http.get(f"/incidents?{query}", headers=staff_headers())
+    assert response.status_code == 200, response.body
+    return json.loads(response.body)["incidents"]
+
+
+def resolve_incident(world, incident_id: str, headers=None):
+    return world.client.http.post(f"/incidents/{incident_id}/resolve",
+                                  headers=staff_headers() if headers is None else headers)
+
+
+def test_an_incident_goes_quiet_when_no_complaint_joined_for_its_window(world):
+    for n, text in enumerate(COMPLAINTS):
+        world.dm(f"psid-q{n}", f"m-q{n}", text, minutes=n * 2)  # the last at 09:08
+    [incident] = incidents_with(world, "status=open")
+    assert incident["status"] == "open" and incidents_with(world, "status=quiet") == []
+    world.at(23)  # 15 minutes (W) after the last complaint: still open
+    assert incidents_with(world, "")[0]["status"] == "open"
+    world.at(24)
+    [quiet] = incidents_with(world, "status=quiet")
+    assert quiet["id"] == incident["id"] and quiet["status"] == "quiet"
+    assert incidents_with(world, "status=open") == [] and incidents_with(world, "status=resolved") == []
+    got = world.client.http.get(f"/incidents/{incident['id']}", headers=staff_headers())
+    assert json.loads(got.body)["status"] == "quiet"
+    assert world.client.http.get("/incidents?status=closed", headers=staff_headers()).status_code == 400
+
+
+def test_resolving_an_incident_is_idempotent_and_a_new_wave_opens_a_new_one(world):
+    for n, text in enumerate(COMPLAINTS):
+        world.dm(f"psid-r{n}", f"m-r{n}", text, minutes=n * 2)
+    [incident] = world.incidents()
+    world.at(9)
+    resolved = resolve_incident(world, incident["id"])
+    assert resolved.status_code == 200, resolved.body
+    body_ = json.loads(resolved.body)
+    assert body_["status"] == "resolved" and body_["resolved_at"] == "2026-11-23T09:09:00.000Z"
+    world.at(10)
+    again = resolve_incident(world, incident["id"])  # idempotent: the first resolve's time stays
+    assert again.status_code == 200 and json.loads(again.body)["resolved_at"] == "2026-11-23T09:09:00.000Z"
+    assert resolve_incident(world, "i" + "0" * 24).status_code == 404
+    assert resolve_incident(world, "not-an-id").status_code == 404
+    assert resolve_incident(world, incident["id"], headers={}).status_code == 401
+    world.tick()  # resolved before its page went out: nobody is paged
+    assert not [t for _, t in world.sms() if t.startswith("Heed INCIDENT")]
+
+    # one more complaint just after: it joins nothing and, the earlier ones being settled, opens nothing
+    world.dm("psid-w0", "m-w0", COMPLAINTS[0], minutes=11)
+    assert [i["id"] for i in world.incidents()] == [incident["id"]]
+    assert world.conversation("psid-w0")["incident_id"] is None
+    for n, text in enumerate(COMPLAINTS[1:], start=1):  # a new wave: more than K customers of its own
+        world.dm(f"psid-w{n}", f"m-w{n}", text, minutes=11 + n)
+    new, old = world.incidents()
+    assert old["id"] == incident["id"] and old["status"] == "resolved" and len(old["conversation_ids"]) == 5
+    assert new["id"] != incident["id"] and new["status"] == "open" and new["count"] == 5
+    assert world.conversation("psid-w4")["incident_id"] == new["id"]
+    assert [i["id"] for i in incidents_with(world, "status=resolved")] == [incident["id"]]
+    assert [i["id"] for i in incidents_with(world, "status=open")] == [new["id"]]
+    world.tick()
+    pages = [t for _, t in world.sms() if t.startswith("Heed INCIDENT")]
+    assert len(pages) == 2 and all("5 customers" in t for t in pages)  # the new one, each ladder phone once
+
+
+@pytest.mark.parametrize("failure", ["service_error", "unreachable"])
+def test_comprehend_failing_falls_back_to_the_lexicon_and_intake_still_stores(world, monkeypatch, capsys, failure):
+    """Comprehend refusing (a throttling error through botocore's Stubber) or unreachable (an endpoint nothing
+    listens on): the delivery is stored, the lexicon gives the sentiment, the log says so without the text."""
+    from botocore.stub import Stubber
+
+    from functions import aws
+
+    monkeypatch.setenv("HEED_SENTIMENT", "comprehend")
+    if failure == "service_error":
+        comprehend = aws.client("comprehend")
+        stubber = Stubber(comprehend)
+        stubber.add_client_error("detect_sentiment", service_error_code="ThrottlingException", http_status_code=400)
+        stubber.activate()
+    else:
+        import boto3
+        from botocore.config import Config
+
+        dead = boto3.client("comprehend", endpoint_url="http://127.0.0.1:9",
+                            config=Config(retries={"total_max_attempts": 1}, connect_timeout=0.5))
+        real = aws.client
+
+        monkeypatch.setattr(aws, "client", lambda service: dead if service == "comprehend" else real(service))
+    world.dm("psid-cf", "m-cf", "This is awful and broken")  # asserts {"received": 1}
+    item = world.message_item("m-cf")
+    assert float(item["sentiment"]["N"]) < -0.3 and "complaint" in [v["S"] for v in item["labels"]["L"]]
+    assert world.conversation("psid-cf")["sla"]["state"] == "ok"  # the clock opened as usual
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [fallback] = [entry for entry in logged if entry.get("event") == "sentiment_fallback"]
+    assert fallback["error"] in ("ClientError", "EndpointConnectionError", "ConnectTimeoutError")
+    assert not any("awful" in json.dumps(entry) for entry in logged)  # no customer text in the log
+    if failure == "service_error":
+        stubber.deactivate()

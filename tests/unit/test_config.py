@@ -221,7 +221,8 @@ MISTAKES: list[tuple[Callable[[dict[str, Any]], None], str]] = [
     (drop_key("sla"), "sla: missing"),
     (set_key("sla", "policy", value=[]), "sla.policy: unknown key"),
     (set_key("slas", value={}),
-     "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge, handoff, triage, incidents)"),
+     "slas: unknown key (expected one of: brand, sla, calendars, alerts, acknowledge, handoff, triage, incidents, "
+     "reports)"),
     # match
     (set_key(*POLICY, 0, "match", value={"chanel": "dm"}), "sla.policies[0].match.chanel: unknown key"),
     (set_key(*POLICY, 0, "match", value={"channel": "sms"}), "sla.policies[0].match.channel: 'sms' is not a channel"),
@@ -431,3 +432,28 @@ def test_handoff_rules_are_checked() -> None:
                          ({"after": 3}, "handoff.after: unknown key")):
         with pytest.raises(ConfigError, match=message):
             parse_config({**base, "handoff": bad})
+
+
+REPORTS_MINIMAL = {"sla": {"policies": [{"name": "p", "first_response": "1h", "next_response": "1h",
+                                         "calendar": "always"}]}}
+
+
+def test_reports_section_sets_zone_recipients_and_weekly_day() -> None:
+    loaded = parse_config({**REPORTS_MINIMAL, "reports": {
+        "timezone": "Europe/Amsterdam", "recipients": ["boss@brand.example", "lead@brand.example"],
+        "weekly_day": "fri"}})
+    assert loaded.reports == config.ReportSettings("Europe/Amsterdam", ("boss@brand.example", "lead@brand.example"), 4)
+    assert parse_config(REPORTS_MINIMAL).reports == config.ReportSettings("UTC", (), 0)
+
+
+@pytest.mark.parametrize(("reports", "message"), [
+    ({"timezone": "Mars/Olympus"}, "reports.timezone:"),
+    ({"recipients": "boss@brand.example"}, "reports.recipients: expected a list"),
+    ({"recipients": ["not an address"]}, "reports.recipients[0]: 'not an address' is not an email address"),
+    ({"weekly_day": "monday"}, "reports.weekly_day: 'monday' is not one of"),
+    ({"day": "mon"}, "reports.day: unknown key"),
+])
+def test_reports_section_mistakes_name_their_key(reports: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**REPORTS_MINIMAL, "reports": reports})
+    assert str(caught.value).startswith(message), str(caught.value)
