@@ -19,6 +19,11 @@ period: it is sent again (an echo can be lost; at least once is the fallback),
 counted as ``ResentUnconfirmed``. Telegram echoes nothing: a read timeout there
 can still send twice.
 
+X's echoes carry no marker, so before each X send the delivery notes the intent
+(outbound id, automated or not) under the echo key: an echo that beats this
+delivery's own write (always so after a read timeout) is then still stored as
+automated when it is an acknowledgement or handoff notice, and stops no clock.
+
 Failures: 429/5xx/timeouts are retried through the queue with exponential
 backoff and jitter, honouring the platform's retry-after; after the last
 receive the message goes to the dead-letter queue. A refusal that retrying
@@ -86,6 +91,8 @@ def _deliver_one(record: dict[str, Any]) -> bool:
                                owner, receives, record, now)
         if confirmed is not None:
             return confirmed
+    if echoes.keyed_by_text(echo_key):  # X: its echo carries no flag; note who sends before it can arrive
+        dynamo.note_intent(echo_key, echoes.intent(message.id, message.automated, iso_utc(now)))
     try:
         sent = _send(message)
     except SendFailed as failure:

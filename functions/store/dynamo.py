@@ -429,7 +429,10 @@ def count_repeat(text_key: str, bucket: int, customer: str, expires_at: int) -> 
 # ``pk=ECHO#<echo key>, sk=ECHO`` (functions/domain/echoes.py): ``seen``, a string
 # set of ``<sent at>|<platform message id>`` the platform echoed under that key,
 # and ``adopted``, a map platform message id -> the outbound id that took it as
-# its own (so one echo confirms one send). 7-day TTL.
+# its own (so one echo confirms one send), and ``pending``, a string set of the
+# sends noted under that key before they went out (``<at>|<a|h>|<outbound id>``,
+# functions/domain/echoes.py ``intent``; X only), so intake can tell Heed's
+# automatic sends from replies. 7-day TTL.
 
 ECHO_RETENTION_DAYS = 7
 
@@ -458,6 +461,35 @@ def save_echoes(echoes: list[Any]) -> None:
         by_key.setdefault(echo.key, []).append(_seen(echo.platform_message_id, echo.at))
     for key, seen in by_key.items():
         _call("update_item", TableName=settings.required("HEED_TABLE"), **_echo_update(key, seen))
+
+
+def note_intent(key: str, intent: str) -> None:
+    """Note a send under its echo key before it goes out (one write; repeats of an attempt add one entry)."""
+    _call("update_item", TableName=settings.required("HEED_TABLE"),
+          Key=_marshal({"pk": f"ECHO#{key}", "sk": "ECHO"}),
+          UpdateExpression="SET #type = :type, expires_at = :exp, adopted = if_not_exists(adopted, :none)"
+                           " ADD pending :intent",
+          ExpressionAttributeNames={"#type": "type"},
+          ExpressionAttributeValues={
+              **_marshal({":type": "echo", ":exp": int(time.time()) + ECHO_RETENTION_DAYS * 86_400}),
+              ":none": {"M": {}}, ":intent": {"SS": [intent]},
+          })
+
+
+def send_intents(keys: list[str]) -> dict[str, list[str]]:
+    """The sends noted under each echo key (consistent reads: one request for up to 100 keys)."""
+    table = settings.required("HEED_TABLE")
+    found: dict[str, list[str]] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 100):
+        wanted = [_marshal({"pk": f"ECHO#{k}", "sk": "ECHO"}) for k in unique[start : start + 100]]
+        request = {table: {"Keys": wanted, "ConsistentRead": True, "ProjectionExpression": "pk, pending"}}
+        while request:
+            response = _call("batch_get_item", RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                found[raw["pk"]["S"][len("ECHO#"):]] = sorted(raw.get("pending", {}).get("SS", []))
+            request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 def find_echo(key: str, since: str, outbound_id: str) -> Optional[str]:

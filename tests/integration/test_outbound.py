@@ -422,3 +422,125 @@ def test_telegram_has_no_echo_a_timeout_after_it_acted_sends_twice(world, monkey
     world.at(5)
     world.run()
     assert len(_accepted(world.sent("sendMessage"))) == 2
+
+
+# --- X echoes carry no automated/human marker: the delivery notes its intent before sending, so an echo that
+# beats the delivery's own write is still recognised as Heed's acknowledgement (functions/domain/echoes.py).
+
+
+def _item(world, message_id: str) -> dict:
+    """The stored X message (``automated`` is not part of the staff API's view)."""
+    answer = boto3.client("dynamodb").get_item(
+        TableName=world.table, ConsistentRead=True,
+        Key={"pk": {"S": f"MSG#x#{_x_brand()}#{message_id}"}, "sk": {"S": "MSG"}})
+    return answer.get("Item", {})
+
+
+def _x_brand() -> str:
+    from local.simulator import accounts
+
+    return accounts(dict(os.environ))["x"]
+
+
+def _echo_before_record_sent(world, monkeypatch) -> None:
+    """The race: the platform's echo reaches Heed's webhook after the send and before the delivery's write."""
+    from functions.store import dynamo
+
+    world.sim.echo_to = "collect"
+    original = dynamo.record_sent
+
+    def racing(*args, **kwargs):
+        assert world.deliver_echoes() in ([], [1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dynamo, "record_sent", racing)
+
+
+def _out(conv: dict) -> list[dict]:
+    return [m for m in conv["messages"] if m["direction"] == "out"]
+
+
+@pytest.mark.parametrize("how", ["read-timeout", "race"])
+def test_x_dm_acknowledgement_echoed_before_it_is_recorded_stops_no_clock(world, monkeypatch, how):
+    if how == "read-timeout":
+        _late_accept(world, "x", monkeypatch)
+    else:
+        _echo_before_record_sent(world, monkeypatch)
+    world.customer("x-dm", f"Echo Ack {how}")
+    world.run()  # the acknowledgement goes out
+    if how == "read-timeout":
+        [(path, headers, raw)] = world.sim.take_echoes()
+        for expected in (1, 0):  # the echo is stored first (the platform delivers it twice: the same) ...
+            answer = world.client.http.post(path, body=raw, headers=headers)
+            assert json.loads(answer.body)["received"] == expected
+        _settle(world)
+        world.at(2)
+        world.run()  # ... and confirms the send
+    [call] = _accepted(world.sent("/2/dm_conversations"))
+    conv = world.conversation(call["path"].split("/")[4])
+    [out] = _out(conv)
+    assert out["id"] == call["response"]["data"]["dm_event_id"]
+    assert _item(world, out["id"])["automated"] == {"BOOL": True}
+    assert conv["sla"]["running"] and conv["sla"]["state"] != "met"  # Heed's own ack is not a response
+    assert world.deliver_echoes() == []  # nothing more came back
+    world.at(3)
+    world.run()
+    assert len(_accepted(world.sent("/2/dm_conversations"))) == 1
+
+
+def test_x_staff_reply_echoed_before_it_is_recorded_is_the_response(world, monkeypatch):
+    world.customer("x-dm", "Echo Staff")
+    world.run()
+    conv = world.conversation(world.sent("/2/dm_conversations")[0]["path"].split("/")[4])
+    assert conv["sla"]["state"] != "met"
+    _echo_before_record_sent(world, monkeypatch)
+    world.at(5)
+    assert world.reply(conv["id"], {"text": "Sorted, your parcel ships today."}, key="race")[0] == 202
+    world.run()
+    after = world.conversation(conv["customer"]["id"])
+    replies = [m for m in _out(after) if m["text"].startswith("Sorted")]
+    assert len(replies) == 1 and "automated" not in _item(world, replies[0]["id"])
+    assert after["sla"]["state"] == "met"
+
+
+def test_x_reply_typed_outside_heed_is_the_response(world):
+    world.customer("x-dm", "Echo Typed")
+    world.run()
+    [ack] = world.sent("/2/dm_conversations")
+    customer = ack["path"].split("/")[4]
+    conv = world.conversation(customer)
+    assert conv["sla"]["state"] != "met"
+    world.at(5)
+    ms = int((T0 + timedelta(minutes=5)).timestamp() * 1000)
+    raw = body(p.x_dms(p.x_dm("typed-in-app-1", _x_brand(), customer, "Hi, on it!", ts_ms=ms),
+                       for_user_id=_x_brand()))
+    from tests.signing import x_headers
+
+    assert post(world.client, "/webhooks/x", raw, x_headers(raw))[0] == 200
+    world.run()
+    after = world.conversation(customer)
+    assert "automated" not in _item(world, "typed-in-app-1")
+    assert after["sla"]["state"] == "met"
+
+
+@pytest.mark.parametrize("how", ["read-timeout", "race"])
+def test_x_mention_public_acknowledgement_echoed_first_stops_no_clock(world, monkeypatch, how):
+    if how == "read-timeout":
+        _late_accept(world, "x", monkeypatch)
+    else:
+        _echo_before_record_sent(world, monkeypatch)
+    world.customer("x-mention", f"Echo Mention {how}")
+    world.run()
+    if how == "read-timeout":
+        assert world.deliver_echoes() == [1]
+        _settle(world)
+        world.at(2)
+        world.run()
+    [call] = _accepted(world.sent("/2/tweets"))
+    listed = json.loads(world.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
+    [summary] = [c for c in listed["conversations"] if c["platform"] == "x" and c["channel"] == "mention"]
+    conv = json.loads(world.client.http.get(f"/conversations/{summary['id']}", headers=staff_headers()).body)
+    [out] = _out(conv)
+    assert out["id"] == call["response"]["data"]["id"]
+    assert _item(world, out["id"])["automated"] == {"BOOL": True}
+    assert conv["sla"]["running"] and conv["sla"]["state"] != "met"

@@ -74,3 +74,24 @@ def test_the_brands_own_x_dm_and_reply_carry_their_echo_keys():
         "in_reply_to_status_id_str": "t1", "user": {"id_str": "brand", "screen_name": "brand"}}]}
     [reply] = x.parse(json.dumps(tweet).encode())
     assert reply.echo_key == echoes.x_reply_key("brand", "t1", "Thanks, Ana!")
+
+
+def test_an_x_echo_is_automated_only_when_an_automatic_send_was_noted_for_it_shortly_before():
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    at = "2026-11-23T09:00:00.000Z"
+    ack, reply = echoes.intent("ack:conv-1:clock-1", True, at), echoes.intent("reply:conv-1:k", False, at)
+    assert echoes.parse_intent(ack) == echoes.Intent(t0, True, "ack:conv-1:clock-1")
+    assert echoes.echoes_automatic_send([ack], t0 + timedelta(seconds=1))
+    assert echoes.echoes_automatic_send([ack], t0 - timedelta(seconds=4))  # the platform's clock a little behind
+    assert not echoes.echoes_automatic_send([ack], t0 - timedelta(minutes=1))  # sent before Heed's send: a person
+    assert not echoes.echoes_automatic_send([ack], t0 + timedelta(minutes=16))  # long after: typed in the app
+    assert not echoes.echoes_automatic_send([], t0)  # nothing noted: a person's response
+    assert not echoes.echoes_automatic_send([reply], t0 + timedelta(seconds=1))  # a staff reply through Heed
+    assert not echoes.echoes_automatic_send([ack, reply], t0 + timedelta(seconds=1))  # the same words from both
+    assert not echoes.echoes_automatic_send(["garbage", "x|a|", "2026|q|id"], t0)
+    assert echoes.keyed_by_text(echoes.x_dm_key("a", "c", "t")) and echoes.keyed_by_text(
+        echoes.x_reply_key("a", "t1", "t"))
+    assert not echoes.keyed_by_text(echoes.parse_marker(echoes.marker("ack:c:k", True))[0]) and \
+        not echoes.keyed_by_text(None)
