@@ -13,8 +13,12 @@ compute without talking to each other:
   key from account, recipient and the exact text.
 * X reply: ``tweet_create_events`` by the brand; key from account, the tweet
   answered and the exact text (without the ``@mentions`` X puts in front).
-* Telegram, Facebook/Instagram public comment replies: no key. The Bot API has
-  no echo and no way to list sent messages.
+* Facebook public comment reply: the Page's own comment in the ``feed`` webhook
+  (``from.id`` is the Page); key from page, the comment answered
+  (``parent_id``) and the exact text.
+* Telegram, Instagram public comment replies: no key. The Bot API has no echo
+  and no way to list sent messages; Instagram's ``comments`` webhook is
+  documented for other people's comments on the account's media only.
 
 The marker is ``heed1:<a|h>:<first 32 hex of sha256(outbound id)>``: it names
 no customer and carries no text; ``a`` marks Heed's automatic messages
@@ -23,8 +27,8 @@ stops no SLA clock, ``h`` a human's reply. Keys derived from text are hashes too
 neither the key nor the marker puts customer text or ids into an item key.
 
 **Send intents.** X's echoes carry no marker, so an echo alone can't say whether
-it is Heed's acknowledgement or a person's reply. Before every X send the
-delivery notes the intent under the send's echo key (:func:`intent`:
+it is Heed's acknowledgement or a person's reply. Before every X send (and
+Facebook public comment reply) the delivery notes the intent under the send's echo key (:func:`intent`:
 ``<at>|<a|h>|<outbound id>``); intake reads it when it stores a brand message
 whose key comes from the text (:func:`keyed_by_text`), and an echo that matches
 an automatic send from the last :data:`INTENT_WINDOW` is stored as automated
@@ -43,7 +47,7 @@ MARKER_PREFIX = "heed1:"
 ECHO_TOLERANCE_SECONDS = 5  # an echo this much before the attempt still counts (the platform's clock)
 SEND_API_PLATFORMS = ("facebook", "instagram")
 INTENT_WINDOW = timedelta(minutes=15)  # an echo this long after a noted send still belongs to it
-TEXT_KEY_PREFIXES = ("x:",)  # keys computed from the text: their echoes carry no automated/human flag
+TEXT_KEY_PREFIXES = ("x:", "c:")  # keys computed from the text: their echoes carry no automated/human flag
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ def x_reply_key(account: str, in_reply_to: str, text: str) -> str:
     return "x:" + _digest(f"reply\n{account}\n{in_reply_to}\n{text}")[:40]
 
 
+def comment_reply_key(page: str, parent_comment: str, text: str) -> str:
+    """A Facebook public reply to ``parent_comment`` (the ``feed`` webhook's ``parent_id``)."""
+    return "c:" + _digest(f"comment\n{page}\n{parent_comment}\n{text}")[:40]
+
+
 def uses_marker(message: OutboundMessage) -> bool:
     """Sends that carry :func:`marker`: the Send API (not public comment replies) and WhatsApp."""
     if message.platform == "whatsapp":
@@ -96,7 +105,9 @@ def outbound_key(message: OutboundMessage) -> Optional[str]:
         return x_dm_key(message.account_id, message.customer_id, message.text)
     if message.platform == "x" and message.channel == "mention" and message.reply_to:
         return x_reply_key(message.account_id, message.reply_to, message.text)
-    return None  # Telegram; Facebook/Instagram public comment replies
+    if message.platform == "facebook" and message.channel == "comment" and message.reply_to:
+        return comment_reply_key(message.account_id, message.reply_to, message.text)
+    return None  # Telegram; Instagram public comment replies
 
 
 def keyed_by_text(key: Optional[str]) -> bool:

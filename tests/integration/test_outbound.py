@@ -544,3 +544,49 @@ def test_x_mention_public_acknowledgement_echoed_first_stops_no_clock(world, mon
     assert out["id"] == call["response"]["data"]["id"]
     assert _item(world, out["id"])["automated"] == {"BOOL": True}
     assert conv["sla"]["running"] and conv["sla"]["state"] != "met"
+
+
+@pytest.mark.parametrize("kind", ["ack", "reply"])
+def test_facebook_public_comment_reply_timed_out_but_accepted_is_confirmed_by_the_feed_echo(world, monkeypatch,
+                                                                                           kind):
+    if kind == "ack":  # acknowledge comments in public
+        with open(os.environ["HEED_CONFIG"], "w") as policy:
+            policy.write(POLICY.replace('reply = "private"', 'reply = "public"'))
+        config.reset()
+        _late_accept(world, "comments", monkeypatch)
+    world.customer("facebook-comment", f"Echo Comment {kind}", "Where is my order?")
+    world.run()
+    conv = world.conversation(_commenter(world))
+    if kind == "reply":
+        world.sim.reset()
+        _late_accept(world, "comments", monkeypatch)
+        world.at(5)
+        assert world.reply(conv["id"], {"text": "We've refunded you today."}, key="fb-late")[0] == 202
+        world.run()
+    assert world.deliver_echoes() == [1]  # the Page's own comment: stored, and noted under its echo key
+    _settle(world)
+    world.at(7)
+    world.run()
+    [call] = _accepted(world.sent("/comments"))  # not sent again
+    after = world.conversation(conv["customer"]["id"])
+    assert call["response"]["id"] in [m["id"] for m in _out(after)]
+    assert len(_out(after)) == (1 if kind == "ack" else 2)  # (a reply: after the private acknowledgement)
+    assert after["delivery_failed"] is None
+    [outbound_id] = [i for i in _outbound_ids(world) if i.startswith(f"{kind}:")]
+    assert world.outbound(outbound_id)["confirmed_by"] == "echo"
+    if kind == "ack":  # Heed's own words: the clock keeps running
+        assert after["sla"]["running"] and after["sla"]["state"] != "met"
+    else:
+        assert after["sla"]["state"] == "met"
+
+
+def _commenter(world) -> str:
+    listed = json.loads(world.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
+    [conv] = [c for c in listed["conversations"] if c["platform"] == "facebook" and c["channel"] == "comment"]
+    return conv["customer"]["id"]
+
+
+def _outbound_ids(world) -> list[str]:
+    scan = boto3.client("dynamodb").scan(TableName=world.table, FilterExpression="begins_with(pk, :out)",
+                                         ExpressionAttributeValues={":out": {"S": "OUT#"}})
+    return [item["pk"]["S"][len("OUT#"):] for item in scan["Items"]]

@@ -31,7 +31,23 @@ def test_which_sends_have_an_echo_key():
     assert echoes.outbound_key(_outbound("x", "mention", reply_to="t1")) == echoes.x_reply_key("acct", "t1",
                                                                                                "Thanks, Ana!")
     assert echoes.outbound_key(_outbound("telegram")) is None  # no echo: the documented limit
-    assert echoes.outbound_key(_outbound("facebook", "comment", reply_to="c1")) is None  # public comment reply
+    assert echoes.outbound_key(_outbound("facebook", "comment", reply_to="c1")) == echoes.comment_reply_key(
+        "acct", "c1", "Thanks, Ana!")  # a public comment reply: the Page's own comment in the feed webhook
+    assert echoes.outbound_key(_outbound("instagram", "comment", reply_to="c1")) is None  # no documented echo
+
+
+def test_the_pages_own_reply_to_a_comment_carries_its_echo_key_other_comments_none():
+    page, post = "1067280970047460", "1067280970047460_555"
+
+    def feed(author: str, parent: str, comment_id: str) -> bytes:
+        return json.dumps(p.meta("page", {"id": page, "time": 1, "changes": [{"field": "feed", "value": {
+            "item": "comment", "verb": "add", "comment_id": comment_id, "post_id": post, "parent_id": parent,
+            "created_time": 1_763_800_000, "message": "Thanks, Ana!", "from": {"id": author, "name": "X"}}}]})).encode()
+
+    [reply] = meta.parse(feed(page, "555_1", "555_2"))
+    assert (reply.direction, reply.echo_key) == ("out", echoes.comment_reply_key(page, "555_1", "Thanks, Ana!"))
+    assert meta.parse(feed(page, post, "555_3"))[0].echo_key is None  # the Page commenting on its own post
+    assert meta.parse(feed("42", "555_1", "555_4"))[0].echo_key is None  # a customer's reply
 
 
 def test_a_messenger_echo_with_our_marker_is_automated_and_keyed_and_replays_the_same():
