@@ -94,7 +94,8 @@ def _deliver_one(record: dict[str, Any]) -> bool:
         if confirmed is not None:
             return confirmed
     if echoes.keyed_by_text(echo_key):  # X, FB comments: the echo has no a/h flag: note it first
-        dynamo.note_intent(echo_key, echoes.intent(message.id, message.automated, iso_utc(now)))
+        dynamo.note_intent(echo_key, echoes.intent(message.id, message.automated, iso_utc(now)),
+                           iso_utc(now + echoes.INTENT_WINDOW) if message.automated else None)
     try:
         sent = _send(message)
     except SendFailed as failure:

@@ -11,7 +11,6 @@ from typing import Sequence
 
 from functions import metrics, sentiment
 from functions.config import load_config
-from functions.domain import echoes as echo_keys
 from functions.domain import triage
 from functions.domain.conversations import thread
 from functions.domain.echoes import Echo
@@ -26,7 +25,7 @@ def ingest(source: str, messages: list[Message], body: bytes, echoes: Sequence[E
     ``echoes``: proof of Heed's own sends that came without a message (WhatsApp statuses), noted for the
     delivery to find (functions/domain/echoes.py). Echoes that are messages ride with the message.
     """
-    messages = triaged(own_sends(messages))
+    messages = triaged(messages)
     threaded, orphans = thread(messages, dynamo.find_threads)
     for orphan in orphans:
         # A brand comment on its own post, or a reply to something never stored.
@@ -39,26 +38,6 @@ def ingest(source: str, messages: list[Message], body: bytes, echoes: Sequence[E
         duplicates=len(threaded) - stored, unthreaded=len(orphans), **({"echoes": len(echoes)} if echoes else {}))
     _count(messages, len(threaded) - stored)
     return stored
-
-
-def own_sends(messages: list[Message]) -> list[Message]:
-    """Brand messages that echo Heed's automatic sends (X: no marker) marked automated, so they stop no clock.
-
-    One consistent read of the noted intents (functions/domain/echoes.py) for a delivery's brand messages
-    with a text echo key, and none for anything else: customer messages cost no extra request.
-    """
-    keyed = [i for i, m in enumerate(messages)
-             if m.direction == "out" and not m.automated and echo_keys.keyed_by_text(m.echo_key)]
-    if not keyed:
-        return messages
-    intents = dynamo.send_intents([messages[i].echo_key or "" for i in keyed])
-    out = list(messages)
-    for i in keyed:
-        m = messages[i]
-        if echo_keys.echoes_automatic_send(intents.get(m.echo_key or "", []), m.sent_at):
-            log("echo_of_automatic_send", platform=m.platform, message_id=m.platform_message_id)
-            out[i] = replace(m, automated=True)
-    return out
 
 
 def triaged(messages: list[Message]) -> list[Message]:

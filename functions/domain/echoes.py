@@ -29,10 +29,12 @@ neither the key nor the marker puts customer text or ids into an item key.
 **Send intents.** X's echoes carry no marker, so an echo alone can't say whether
 it is Heed's acknowledgement or a person's reply. Before every X send (and
 Facebook public comment reply) the delivery notes the intent under the send's echo key (:func:`intent`:
-``<at>|<a|h>|<outbound id>``); intake reads it when it stores a brand message
-whose key comes from the text (:func:`keyed_by_text`), and an echo that matches
-an automatic send from the last :data:`INTENT_WINDOW` is stored as automated
-(:func:`echoes_automatic_send`), whether it beats the delivery's own write or not.
+``<at>|<a|h>|<outbound id>``, and for an automatic send until when its echo may
+come). Intake's write of a brand message whose key comes from the text
+(:func:`keyed_by_text`) holds only while no automatic send is expected under
+the key; otherwise the noted sends decide (:func:`echoes_automatic_send`) and
+an echo of an automatic send from the last :data:`INTENT_WINDOW` is stored as
+automated, whether it beats the delivery's own write or not.
 """
 from __future__ import annotations
 
