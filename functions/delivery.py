@@ -10,14 +10,21 @@ and the message goes out again. No platform here offers an idempotency key.)
 A read timeout is ambiguous: the platform may have carried the send out and
 only the answer was lost. Where the platform echoes Heed's sends back
 (Messenger/Instagram ``message_echoes`` with our ``metadata``, WhatsApp statuses
-with our ``biz_opaque_callback_data``, X's own DMs and replies; see
+with our ``biz_opaque_callback_data``, X's own DMs and replies, the Page's own
+comment for a Facebook comment reply; see
 functions/domain/echoes.py) the attempt is noted on ``OUT#`` (``ambiguous_at``)
 and the message comes back after ``ECHO_GRACE``; before sending again the
 delivery looks the echo up by key (one read). Echo found: the send is recorded
 under the echoed message id and nothing goes out again. No echo after the grace
 period: it is sent again (an echo can be lost; at least once is the fallback),
-counted as ``ResentUnconfirmed``. Telegram echoes nothing: a read timeout there
-can still send twice.
+counted as ``ResentUnconfirmed``. Telegram and Instagram comment replies echo
+nothing: a read timeout there can still send twice.
+
+X's echoes (and Facebook's ``feed`` echo of a public comment reply) carry no
+marker, so before each such send the delivery notes the intent
+(outbound id, automated or not) under the echo key: an echo that beats this
+delivery's own write (always so after a read timeout) is then still stored as
+automated when it is an acknowledgement or handoff notice, and stops no clock.
 
 Failures: 429/5xx/timeouts are retried through the queue with exponential
 backoff and jitter, honouring the platform's retry-after; after the last
@@ -86,6 +93,9 @@ def _deliver_one(record: dict[str, Any]) -> bool:
                                owner, receives, record, now)
         if confirmed is not None:
             return confirmed
+    if echoes.keyed_by_text(echo_key):  # X, FB comments: the echo has no a/h flag: note it first
+        dynamo.note_intent(echo_key, echoes.intent(message.id, message.automated, iso_utc(now)),
+                           iso_utc(now + echoes.INTENT_WINDOW) if message.automated else None)
     try:
         sent = _send(message)
     except SendFailed as failure:

@@ -134,6 +134,7 @@ class Simulator:
         self.instagram_accounts = {accounts(env or {})["instagram"]}
         self.signing = {**LOCAL_SECRETS, **(env or {})}  # the webhook secrets echoes are signed with
         self.x_account = accounts(env or {})["x"]
+        self.facebook_page = accounts(env or {})["facebook"]
         # Echoes of accepted sends, as the platforms post them: None (off), "collect" (kept for
         # take_echoes()) or Heed's API base URL (posted there, like Meta's and X's webhooks).
         self.echo_to = echo_to
@@ -195,7 +196,8 @@ class Simulator:
         """The platform's webhook for a send it carried out, if the platform sends one (Telegram doesn't)."""
         if not self.echo_to:
             return
-        built = echo_webhook(route, body, answer, self.signing, self.instagram_accounts, self.x_account)
+        built = echo_webhook(route, body, answer, self.signing, self.instagram_accounts, self.x_account,
+                             self.facebook_page)
         if built is None:
             return
         if self.echo_to == "collect":
@@ -654,13 +656,14 @@ META_APP_ID = 1517776481860111  # the app id Meta puts in message echoes (the do
 
 
 def echo_webhook(route: Json, body: Json, answer: Json, secrets: Mapping[str, str], instagram_accounts: set[str],
-                 x_account: str) -> Optional[tuple[str, dict[str, str], bytes]]:
+                 x_account: str, facebook_page: Optional[str] = None) -> Optional[tuple[str, dict[str, str], bytes]]:
     """``(path, headers, body)`` of the signed webhook a platform sends for a send it carried out.
 
     Messenger/Instagram ``message_echoes`` (``is_echo``, ``app_id``, our ``metadata``) for Send API DMs;
     a WhatsApp ``sent`` status with our ``biz_opaque_callback_data``; X ``direct_message_events`` from the
-    brand, ``tweet_create_events`` for its replies. Telegram sends nothing; neither do private and public
-    comment replies here.
+    brand, ``tweet_create_events`` for its replies; the Page's own comment in a ``feed`` change for a Facebook
+    comment reply (``from`` the Page, ``parent_id`` the comment answered). Telegram sends nothing; neither do
+    private replies and Instagram comment replies here.
     """
     now = time.time()
     ms = int(now * 1000)
@@ -705,6 +708,15 @@ def echo_webhook(route: Json, body: Json, answer: Json, secrets: Mapping[str, st
             "in_reply_to_status_id_str": reply.get("in_reply_to_tweet_id"), "in_reply_to_user_id_str": None,
             "user": {"id_str": x_account, "screen_name": "brand", "name": "Brand"}}]}
         return _signed_x(payload, secrets)
+    if endpoint == "graph_comments" and facebook_page:
+        parent = route["node"]
+        payload = {"object": "page", "entry": [{"id": facebook_page, "time": ms, "changes": [{
+            "field": "feed", "value": {
+            "item": "comment", "verb": "add", "comment_id": answer["id"],
+            "post_id": f"{facebook_page}_{parent.split('_', 1)[0]}", "parent_id": parent,
+            "created_time": int(now), "message": body.get("message", ""),
+            "from": {"id": facebook_page, "name": "Brand"}}}]}]}
+        return _signed_meta(payload, secrets)
     return None
 
 

@@ -51,7 +51,7 @@ from functions.adapters.common import (
     utc_from_millis,
     utc_from_seconds,
 )
-from functions.domain.echoes import Echo, parse_marker
+from functions.domain.echoes import Echo, comment_reply_key, parse_marker
 from functions.domain.message import Message, Platform
 from functions.errors import BadRequest, Forbidden, Unauthorized
 
@@ -196,6 +196,7 @@ def _page_comment(e: _Entry, change: Json, value: Json, where: str) -> Message:
     post_id = id_field(value, "post_id", where)
     parent_id = optional_id(value, "parent_id", where)
     brand = author_id == e.id  # the Page's own comment
+    text = optional_field(value, "message", str, where) or ""
     return Message(
         platform="facebook",
         channel="comment",
@@ -203,13 +204,15 @@ def _page_comment(e: _Entry, change: Json, value: Json, where: str) -> Message:
         platform_message_id=comment_id,
         direction="out" if brand else "in",
         sent_at=utc_from_seconds(value.get("created_time"), f"{where}.created_time"),
-        text=optional_field(value, "message", str, where) or "",
+        text=text,
         raw=e.raw(changes=[change]),
         customer_id=None if brand else author_id,
         customer_name=None if brand else name,
         root_id=post_id,
         reply_to=parent_id if parent_id != post_id else None,
         attachments=tuple(kind for kind in ("photo", "video") if value.get(kind)),
+        # The Page's reply to a comment: a public reply of Heed's with this text, if one was sent (domain/echoes.py)
+        echo_key=comment_reply_key(e.id, parent_id, text) if brand and parent_id and parent_id != post_id else None,
     )
 
 

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
 from functions import aws, settings
+from functions.domain import echoes as echo_keys
 from functions.domain.conversations import Threaded, ThreadRef
 from functions.domain.incidents import Cluster, OpenIncident, Signature
 from functions.domain.message import RawDelivery, iso_utc
@@ -124,10 +125,11 @@ def _write_chunk(chunk: list[_Pending], parts: list[dict], extra: tuple[dict, ..
     """
     candidates = list(chunk)
     keep: dict[str, set[str]] = {}  # conversation id -> timestamps already newer than ours
+    checked: set[str] = set()  # text echo keys whose noted sends were looked at (see _actions)
     for attempt in range(MAX_ATTEMPTS):
         if not candidates and not extra:
             return 0
-        actions, roles = _actions(candidates, parts if candidates else [], keep)
+        actions, roles = _actions(candidates, parts if candidates else [], keep, checked)
         actions += extra
         roles += [("extra", None)] * len(extra)
         try:
@@ -136,12 +138,17 @@ def _write_chunk(chunk: list[_Pending], parts: list[dict], extra: tuple[dict, ..
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as 503 otherwise
             reasons = _cancellation_reasons(exc)
         duplicates: set[int] = set()
+        recognised = False
         for reason, (role, ref) in zip(reasons, roles, strict=False):
             code = reason.get("Code") or "None"
             if code == "None":
                 continue
             if code == "ConditionalCheckFailed" and role == "message":
                 duplicates.add(ref)
+            elif code == "ConditionalCheckFailed" and role == "echo":
+                candidates = _own_sends(candidates, ref, _plain(reason.get("Item") or {}))
+                checked.add(ref)
+                recognised = True
             elif code == "ConditionalCheckFailed" and role == "conversation":
                 keep[ref] = keep.get(ref, set()) | _newer_timestamps(_plain(reason.get("Item") or {}), ref, candidates)
             elif code == "ConditionalCheckFailed" and role == "extra":
@@ -150,9 +157,28 @@ def _write_chunk(chunk: list[_Pending], parts: list[dict], extra: tuple[dict, ..
                 log("store_transaction_failed", level="ERROR", reason=code)
                 raise StorageUnavailable(f"storage refused the write: {code}")
         candidates = [entry for i, entry in enumerate(candidates) if i not in duplicates]
-        if not duplicates:  # contention, not news: back off a little before the next round
+        if not duplicates and not recognised:  # contention, not news: back off a little before the next round
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise StorageUnavailable("storage is busy; retry the delivery")
+
+
+def _own_sends(candidates: list[_Pending], key: str, echo_item: dict[str, Any]) -> list[_Pending]:
+    """The brand messages under text echo ``key`` that echo Heed's automatic sends, marked automated.
+
+    Their write was refused because an automatic send was noted under the key (``auto_until``); the sends
+    noted there (``pending``) decide (functions/domain/echoes.py), so a reply typed in the platform's app or
+    sent by staff through Heed stays the brand's response.
+    """
+    pending = sorted(echo_item.get("pending") or ())
+    out = []
+    for entry in candidates:
+        m = entry.threaded.message
+        if m.echo_key == key and not m.automated and echo_keys.echoes_automatic_send(pending, m.sent_at):
+            log("echo_of_automatic_send", platform=m.platform, message_id=m.platform_message_id)
+            threaded = replace(entry.threaded, message=replace(m, automated=True))
+            entry = _Pending(threaded, {**entry.item, "automated": True})
+        out.append(entry)
+    return out
 
 
 def _newer_timestamps(old: dict[str, Any], conv_id: str, candidates: list[_Pending]) -> set[str]:
@@ -183,7 +209,7 @@ def _cancellation_reasons(exc: Exception) -> list[dict]:
 
 
 def _actions(
-    candidates: list[_Pending], parts: list[dict], keep: dict[str, set[str]]
+    candidates: list[_Pending], parts: list[dict], keep: dict[str, set[str]], checked: set[str] = frozenset()
 ) -> tuple[list[dict], list[tuple[str, Any]]]:
     """The transaction and, for each action, what it is (to read cancellation reasons)."""
     table = settings.required("HEED_TABLE")
@@ -211,13 +237,25 @@ def _actions(
         roles.append(("conversation", conv_id))
     # A new echo of a brand message is noted under its echo key, in the same transaction as the message:
     # a duplicate echo (the message dropped above) notes nothing. One action per key (DynamoDB's rule).
+    # A key from the text (X, Facebook comment replies) says nothing of who sent it: its update holds only
+    # while no automatic send was noted under it lately (``auto_until``), else the write comes back with the
+    # noted sends and the messages they explain are stored as automated (:func:`_own_sends`). So a customer
+    # message, a duplicate and a reply typed in the platform's app still cost one request.
     echoes: dict[str, list[str]] = {}
+    earliest: dict[str, str] = {}
     for entry in candidates:
         m = entry.threaded.message
         if m.echo_key:
             echoes.setdefault(m.echo_key, []).append(_seen(m.platform_message_id, m.sent_at))
+            if not m.automated and m.echo_key not in checked and echo_keys.keyed_by_text(m.echo_key):
+                earliest[m.echo_key] = min(earliest.get(m.echo_key, "~"), iso_utc(m.sent_at))
     for key, seen in echoes.items():
-        actions.append({"Update": {"TableName": table, **_echo_update(key, seen)}})
+        update = _echo_update(key, seen)
+        if key in earliest:
+            update.update(ConditionExpression="attribute_not_exists(auto_until) OR auto_until < :sent",
+                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            update["ExpressionAttributeValues"][":sent"] = {"S": earliest[key]}
+        actions.append({"Update": {"TableName": table, **update}})
         roles.append(("echo", key))
     return actions, roles
 
@@ -429,7 +467,11 @@ def count_repeat(text_key: str, bucket: int, customer: str, expires_at: int) -> 
 # ``pk=ECHO#<echo key>, sk=ECHO`` (functions/domain/echoes.py): ``seen``, a string
 # set of ``<sent at>|<platform message id>`` the platform echoed under that key,
 # and ``adopted``, a map platform message id -> the outbound id that took it as
-# its own (so one echo confirms one send). 7-day TTL.
+# its own (so one echo confirms one send), and ``pending``, a string set of the
+# sends noted under that key before they went out (``<at>|<a|h>|<outbound id>``,
+# functions/domain/echoes.py ``intent``; X and Facebook comment replies), and
+# ``auto_until``, until when an automatic send's echo may come, so intake can
+# tell Heed's automatic sends from replies as it writes. 7-day TTL.
 
 ECHO_RETENTION_DAYS = 7
 
@@ -458,6 +500,24 @@ def save_echoes(echoes: list[Any]) -> None:
         by_key.setdefault(echo.key, []).append(_seen(echo.platform_message_id, echo.at))
     for key, seen in by_key.items():
         _call("update_item", TableName=settings.required("HEED_TABLE"), **_echo_update(key, seen))
+
+
+def note_intent(key: str, intent: str, auto_until: Optional[str] = None) -> None:
+    """Note a send under its echo key before it goes out (one write; each attempt adds its entry).
+
+    ``auto_until``: an automatic send's echo is expected until then; intake checks it as it writes.
+    """
+    values = {**_marshal({":type": "echo", ":exp": int(time.time()) + ECHO_RETENTION_DAYS * 86_400}),
+              ":none": {"M": {}}, ":intent": {"SS": [intent]}}
+    automatic = ""
+    if auto_until:
+        automatic = ", auto_until = :until"
+        values[":until"] = {"S": auto_until}
+    _call("update_item", TableName=settings.required("HEED_TABLE"),
+          Key=_marshal({"pk": f"ECHO#{key}", "sk": "ECHO"}),
+          UpdateExpression="SET #type = :type, expires_at = :exp, adopted = if_not_exists(adopted, :none)"
+                           + automatic + " ADD pending :intent",
+          ExpressionAttributeNames={"#type": "type"}, ExpressionAttributeValues=values)
 
 
 def find_echo(key: str, since: str, outbound_id: str) -> Optional[str]:

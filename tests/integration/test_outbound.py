@@ -319,6 +319,25 @@ def _late_accept(world, match: str, monkeypatch) -> None:
     world.sim.fail(match, times=1, delay=0.8)
 
 
+def _late_staff_reply(world, monkeypatch, match: str, conversation_id: str, text: str, key: str) -> None:
+    """A staff reply whose send is carried out but answered too late; then its echo confirms it."""
+    world.sim.reset()
+    _late_accept(world, match, monkeypatch)
+    world.at(5)
+    assert world.reply(conversation_id, {"text": text}, key=key)[0] == 202
+    world.run()
+    _confirmed_by_echo(world)
+
+
+def _confirmed_by_echo(world) -> None:
+    """The echo of the send that timed out reaches Heed (stored, noted under its echo key); after the grace
+    period the delivery finds it."""
+    assert world.deliver_echoes() == [1]
+    _settle(world)
+    world.at(7)
+    world.run()
+
+
 def _settle(world) -> None:
     """Wait until the simulator has answered the call Heed gave up on (it is recorded then)."""
     import time
@@ -350,15 +369,7 @@ def test_x_dm_reply_timed_out_but_accepted_is_confirmed_by_its_echo(world, monke
     world.customer("x-dm", "Echo X")
     world.run()  # the acknowledgement goes out normally
     conv = world.conversation([c for c in world.sent("/2/dm_conversations")][0]["path"].split("/")[4])
-    world.sim.reset()
-    _late_accept(world, "x", monkeypatch)
-    world.at(5)
-    assert world.reply(conv["id"], {"text": "Your refund is on its way."}, key="x-late")[0] == 202
-    world.run()
-    assert world.deliver_echoes() == [1]  # the brand's own DM: stored, and noted under its echo key
-    _settle(world)
-    world.at(7)
-    world.run()
+    _late_staff_reply(world, monkeypatch, "x", conv["id"], "Your refund is on its way.", "x-late")
     [call] = _accepted(world.sent("/2/dm_conversations"))
     after = world.conversation(conv["customer"]["id"])
     replies = [m for m in after["messages"] if m["direction"] == "out" and m["text"].startswith("Your refund")]
@@ -422,3 +433,145 @@ def test_telegram_has_no_echo_a_timeout_after_it_acted_sends_twice(world, monkey
     world.at(5)
     world.run()
     assert len(_accepted(world.sent("sendMessage"))) == 2
+
+
+# --- X echoes carry no automated/human marker: the delivery notes its intent before sending, so an echo that
+# beats the delivery's own write is still recognised as Heed's acknowledgement (functions/domain/echoes.py).
+
+
+def _item(world, message_id: str) -> dict:
+    """The stored X message (``automated`` is not part of the staff API's view)."""
+    answer = boto3.client("dynamodb").get_item(
+        TableName=world.table, ConsistentRead=True,
+        Key={"pk": {"S": f"MSG#x#{_x_brand()}#{message_id}"}, "sk": {"S": "MSG"}})
+    return answer.get("Item", {})
+
+
+def _x_brand() -> str:
+    from local.simulator import accounts
+
+    return accounts(dict(os.environ))["x"]
+
+
+def _echo_before_record_sent(world, monkeypatch) -> None:
+    """The race: the platform's echo reaches Heed's webhook after the send and before the delivery's write."""
+    from functions.store import dynamo
+
+    world.sim.echo_to = "collect"
+    original = dynamo.record_sent
+
+    def racing(*args, **kwargs):
+        assert world.deliver_echoes() in ([], [1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dynamo, "record_sent", racing)
+
+
+def _out(conv: dict) -> list[dict]:
+    return [m for m in conv["messages"] if m["direction"] == "out"]
+
+
+@pytest.mark.parametrize("how", ["read-timeout", "race"])
+@pytest.mark.parametrize("kind, path", [("x-dm", "/2/dm_conversations"), ("x-mention", "/2/tweets")])
+def test_x_acknowledgement_echoed_before_it_is_recorded_stops_no_clock(world, monkeypatch, kind, path, how):
+    """A DM's acknowledgement, and a mention's public one (an X reply)."""
+    if how == "read-timeout":
+        _late_accept(world, "x", monkeypatch)
+    else:
+        _echo_before_record_sent(world, monkeypatch)
+    world.customer(kind, f"Echo Ack {kind} {how}")
+    world.run()  # the acknowledgement goes out
+    if how == "read-timeout":
+        [(echo_path, headers, raw)] = world.sim.take_echoes()
+        for expected in (1, 0):  # the echo is stored first (the platform delivers it twice: the same) ...
+            answer = world.client.http.post(echo_path, body=raw, headers=headers)
+            assert json.loads(answer.body)["received"] == expected
+        _settle(world)
+        world.at(2)
+        world.run()  # ... and confirms the send
+    [call] = _accepted(world.sent(path))
+    listed = json.loads(world.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
+    [summary] = [c for c in listed["conversations"] if c["platform"] == "x"]
+    conv = json.loads(world.client.http.get(f"/conversations/{summary['id']}", headers=staff_headers()).body)
+    [out] = _out(conv)  # one outbound message: the echo and the delivery's record are the same
+    assert out["id"] == (call["response"]["data"].get("dm_event_id") or call["response"]["data"]["id"])
+    assert _item(world, out["id"])["automated"] == {"BOOL": True}
+    assert conv["sla"]["running"] and conv["sla"]["state"] != "met"  # Heed's own ack is not a response
+    world.at(3)
+    world.run()
+    assert len(_accepted(world.sent(path))) == 1 and world.deliver_echoes() == []
+
+
+def test_x_staff_reply_echoed_before_it_is_recorded_is_the_response(world, monkeypatch):
+    world.customer("x-dm", "Echo Staff")
+    world.run()
+    conv = world.conversation(world.sent("/2/dm_conversations")[0]["path"].split("/")[4])
+    assert conv["sla"]["state"] != "met"
+    _echo_before_record_sent(world, monkeypatch)
+    world.at(5)
+    assert world.reply(conv["id"], {"text": "Sorted, your parcel ships today."}, key="race")[0] == 202
+    world.run()
+    after = world.conversation(conv["customer"]["id"])
+    replies = [m for m in _out(after) if m["text"].startswith("Sorted")]
+    assert len(replies) == 1 and "automated" not in _item(world, replies[0]["id"])
+    assert after["sla"]["state"] == "met"
+
+
+def test_x_reply_typed_outside_heed_is_the_response(world):
+    world.customer("x-dm", "Echo Typed")
+    world.run()
+    [ack] = world.sent("/2/dm_conversations")
+    customer = ack["path"].split("/")[4]
+    conv = world.conversation(customer)
+    assert conv["sla"]["state"] != "met"
+    world.at(5)
+    ms = int((T0 + timedelta(minutes=5)).timestamp() * 1000)
+    raw = body(p.x_dms(p.x_dm("typed-in-app-1", _x_brand(), customer, "Hi, on it!", ts_ms=ms),
+                       for_user_id=_x_brand()))
+    from tests.signing import x_headers
+
+    assert post(world.client, "/webhooks/x", raw, x_headers(raw))[0] == 200
+    world.run()
+    after = world.conversation(customer)
+    assert "automated" not in _item(world, "typed-in-app-1")
+    assert after["sla"]["state"] == "met"
+
+
+@pytest.mark.parametrize("kind", ["ack", "reply"])
+def test_facebook_public_comment_reply_timed_out_but_accepted_is_confirmed_by_the_feed_echo(world, monkeypatch,
+                                                                                           kind):
+    if kind == "ack":  # acknowledge comments in public
+        with open(os.environ["HEED_CONFIG"], "w") as policy:
+            policy.write(POLICY.replace('reply = "private"', 'reply = "public"'))
+        config.reset()
+        _late_accept(world, "comments", monkeypatch)
+    world.customer("facebook-comment", f"Echo Comment {kind}", "Where is my order?")
+    world.run()
+    conv = world.conversation(_commenter(world))
+    if kind == "reply":
+        _late_staff_reply(world, monkeypatch, "comments", conv["id"], "We've refunded you today.", "fb-late")
+    else:
+        _confirmed_by_echo(world)
+    [call] = _accepted(world.sent("/comments"))  # not sent again
+    after = world.conversation(conv["customer"]["id"])
+    assert call["response"]["id"] in [m["id"] for m in _out(after)]
+    assert len(_out(after)) == (1 if kind == "ack" else 2)  # (a reply: after the private acknowledgement)
+    assert after["delivery_failed"] is None
+    [outbound_id] = [i for i in _outbound_ids(world) if i.startswith(f"{kind}:")]
+    assert world.outbound(outbound_id)["confirmed_by"] == "echo"
+    if kind == "ack":  # Heed's own words: the clock keeps running
+        assert after["sla"]["running"] and after["sla"]["state"] != "met"
+    else:
+        assert after["sla"]["state"] == "met"
+
+
+def _commenter(world) -> str:
+    listed = json.loads(world.client.http.get("/conversations?limit=100", headers=staff_headers()).body)
+    [conv] = [c for c in listed["conversations"] if c["platform"] == "facebook" and c["channel"] == "comment"]
+    return conv["customer"]["id"]
+
+
+def _outbound_ids(world) -> list[str]:
+    scan = boto3.client("dynamodb").scan(TableName=world.table, FilterExpression="begins_with(pk, :out)",
+                                         ExpressionAttributeValues={":out": {"S": "OUT#"}})
+    return [item["pk"]["S"][len("OUT#"):] for item in scan["Items"]]

@@ -31,7 +31,23 @@ def test_which_sends_have_an_echo_key():
     assert echoes.outbound_key(_outbound("x", "mention", reply_to="t1")) == echoes.x_reply_key("acct", "t1",
                                                                                                "Thanks, Ana!")
     assert echoes.outbound_key(_outbound("telegram")) is None  # no echo: the documented limit
-    assert echoes.outbound_key(_outbound("facebook", "comment", reply_to="c1")) is None  # public comment reply
+    assert echoes.outbound_key(_outbound("facebook", "comment", reply_to="c1")) == echoes.comment_reply_key(
+        "acct", "c1", "Thanks, Ana!")  # a public comment reply: the Page's own comment in the feed webhook
+    assert echoes.outbound_key(_outbound("instagram", "comment", reply_to="c1")) is None  # no documented echo
+
+
+def test_the_pages_own_reply_to_a_comment_carries_its_echo_key_other_comments_none():
+    page, post = "1067280970047460", "1067280970047460_555"
+
+    def feed(author: str, parent: str, comment_id: str) -> bytes:
+        return json.dumps(p.meta("page", {"id": page, "time": 1, "changes": [{"field": "feed", "value": {
+            "item": "comment", "verb": "add", "comment_id": comment_id, "post_id": post, "parent_id": parent,
+            "created_time": 1_763_800_000, "message": "Thanks, Ana!", "from": {"id": author, "name": "X"}}}]})).encode()
+
+    [reply] = meta.parse(feed(page, "555_1", "555_2"))
+    assert (reply.direction, reply.echo_key) == ("out", echoes.comment_reply_key(page, "555_1", "Thanks, Ana!"))
+    assert meta.parse(feed(page, post, "555_3"))[0].echo_key is None  # the Page commenting on its own post
+    assert meta.parse(feed("42", "555_1", "555_4"))[0].echo_key is None  # a customer's reply
 
 
 def test_a_messenger_echo_with_our_marker_is_automated_and_keyed_and_replays_the_same():
@@ -74,3 +90,24 @@ def test_the_brands_own_x_dm_and_reply_carry_their_echo_keys():
         "in_reply_to_status_id_str": "t1", "user": {"id_str": "brand", "screen_name": "brand"}}]}
     [reply] = x.parse(json.dumps(tweet).encode())
     assert reply.echo_key == echoes.x_reply_key("brand", "t1", "Thanks, Ana!")
+
+
+def test_an_x_echo_is_automated_only_when_an_automatic_send_was_noted_for_it_shortly_before():
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    at = "2026-11-23T09:00:00.000Z"
+    ack, reply = echoes.intent("ack:conv-1:clock-1", True, at), echoes.intent("reply:conv-1:k", False, at)
+    assert echoes.parse_intent(ack) == echoes.Intent(t0, True, "ack:conv-1:clock-1")
+    assert echoes.echoes_automatic_send([ack], t0 + timedelta(seconds=1))
+    assert echoes.echoes_automatic_send([ack], t0 - timedelta(seconds=4))  # the platform's clock a little behind
+    assert not echoes.echoes_automatic_send([ack], t0 - timedelta(minutes=1))  # sent before Heed's send: a person
+    assert not echoes.echoes_automatic_send([ack], t0 + timedelta(minutes=16))  # long after: typed in the app
+    assert not echoes.echoes_automatic_send([], t0)  # nothing noted: a person's response
+    assert not echoes.echoes_automatic_send([reply], t0 + timedelta(seconds=1))  # a staff reply through Heed
+    assert not echoes.echoes_automatic_send([ack, reply], t0 + timedelta(seconds=1))  # the same words from both
+    assert not echoes.echoes_automatic_send(["garbage", "x|a|", "2026|q|id"], t0)
+    assert echoes.keyed_by_text(echoes.x_dm_key("a", "c", "t")) and echoes.keyed_by_text(
+        echoes.x_reply_key("a", "t1", "t"))
+    assert not echoes.keyed_by_text(echoes.parse_marker(echoes.marker("ack:c:k", True))[0]) and \
+        not echoes.keyed_by_text(None)
