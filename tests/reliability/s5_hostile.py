@@ -158,6 +158,7 @@ def run(size: int) -> Result:
     received = [0]
     bodies_2xx: set[str] = set()
     small_2xx: list[bytes] = []  # to name an unaccounted message's source
+    sent_log: list[tuple[str, int, int, bytes]] = []  # (attack, status, received, body < 2 MB): the same, any status
     session = requests.Session()
     replays = {}
     for path, kinds in ROUTES.items():
@@ -173,6 +174,12 @@ def run(size: int) -> Result:
             result.problems.append(f"no answer for {kind} on {path}: {exc!r}"[:200])
             return
         code = response.status_code
+        try:
+            said = int(response.json().get("received", 0)) if code == 200 else 0
+        except (ValueError, AttributeError, TypeError):
+            said = -1  # a 200 without a JSON object
+        if len(raw) < 2_000_000:
+            sent_log.append((kind, code, said, raw))
         statuses[code] += 1
         per_route[path] += 1
         by_attack[(kind, code // 100)] += 1
@@ -235,7 +242,7 @@ def run(size: int) -> Result:
 
     time.sleep(1)
     after = table_items(stack.table, stack.emulator)
-    partial = _partial_writes(before, after, received[0], bodies_2xx, small_2xx)
+    partial = _partial_writes(before, after, received[0], bodies_2xx, small_2xx, sent_log)
     for problem in partial:
         result.problems.append(problem)
     literal = _template_round_trip(stack, session, result)
@@ -262,7 +269,7 @@ class _Rng:
 
 
 def _partial_writes(before: list[dict], after: list[dict], received: int, bodies: set[str],
-                    small_2xx: list[bytes]) -> list[str]:
+                    small_2xx: list[bytes], sent_log: list[tuple[str, int, int, bytes]]) -> list[str]:
     problems = []
     old = {(i["pk"]["S"], i["sk"]["S"]) for i in before}
     new = [i for i in after if (i["pk"]["S"], i["sk"]["S"]) not in old]
@@ -272,8 +279,10 @@ def _partial_writes(before: list[dict], after: list[dict], received: int, bodies
         for item in inbound:
             message_id = item.get("id", {}).get("S", "")
             if message_id and not any(message_id.encode() in raw for raw in small_2xx):
+                sources = [f"{kind}:{code}:received={said}" for kind, code, said, raw in sent_log
+                           if message_id.encode() in raw]
                 problems.append(f"new inbound message in no small 2xx body: pk={item['pk']['S'][:120]} "
-                                f"sent_at={item.get('sent_at', {}).get('S')}")
+                                f"sent_at={item.get('sent_at', {}).get('S')} sent in: {sources[:6]}")
     for item in new:
         if item["type"]["S"] == "delivery":
             digest = item["pk"]["S"].split("#", 1)[1]
