@@ -18,7 +18,11 @@ delivery looks the echo up by key (one read). Echo found: the send is recorded
 under the echoed message id and nothing goes out again. No echo after the grace
 period: it is sent again (an echo can be lost; at least once is the fallback),
 counted as ``ResentUnconfirmed``. Telegram and Instagram comment replies echo
-nothing: a read timeout there can still send twice.
+nothing, so nothing can tell whether a timed-out send went out: such a send is
+*not* sent again. It is marked ``uncertain``, its conversation shows why
+(staff check the chat and resend if needed; a staff reply also pages), and the
+queue message goes on to the dead-letter queue. Never twice, at the price of
+a message that may need a person's resend.
 
 X's echoes (and Facebook's ``feed`` echo of a public comment reply) carry no
 marker, so before each such send the delivery notes the intent
@@ -85,6 +89,8 @@ def _deliver_one(record: dict[str, Any]) -> bool:
                                          iso_utc(now + LEASE))
     if claim != "claimed":
         log("outbound_skipped", outbound_id=message.id, reason=claim)
+        if claim == "uncertain":  # may have gone out: never again; on to the dead-letter queue
+            _to_dead_letters(record)
         return claim == "sent"
     echo_key = echoes.outbound_key(message)
     ambiguous_at = state.get("ambiguous_at") if echo_key else None
@@ -146,7 +152,7 @@ def _parse_time(value: str) -> datetime:
 
 
 def _done(message: OutboundMessage, receives: int) -> None:
-    dynamo.clear_delivery_failure(message.conversation_id, message.id)
+    dynamo.clear_delivery_failure(message.conversation_id, message.kind)
     sent_metric = {"ack": "AcknowledgementsSent", "handoff": "HandoffsSent"}.get(message.kind, "RepliesSent")
     metrics.count(sent_metric, Platform="email" if message.channel == "email" else message.platform)
     log("outbound_sent", outbound_id=message.id, kind=message.kind, platform=message.platform, attempt=receives)
@@ -166,6 +172,8 @@ def _failed(message: OutboundMessage, failure: SendFailed, owner: str, receives:
             now: datetime, echo_key: str | None = None) -> bool:
     log("outbound_failed", level="WARNING", outbound_id=message.id, platform=message.platform,
         status=failure.status, retryable=failure.retryable, attempt=receives, reason=failure.reason)
+    if failure.ambiguous and not echo_key:
+        return _uncertain(message, failure, owner, record, now)
     if failure.retryable and receives < MAX_RECEIVES:
         from functions.outbound import queue
 
@@ -184,6 +192,28 @@ def _failed(message: OutboundMessage, failure: SendFailed, owner: str, receives:
         _page_staff(message, failure.reason)
     # A refusal is final; a retryable failure on the last receive goes on to the dead-letter queue.
     return not failure.retryable
+
+
+def _uncertain(message: OutboundMessage, failure: SendFailed, owner: str, record: dict[str, Any],
+               now: datetime) -> bool:
+    """A timed-out send on a platform that echoes nothing: it may have gone out, so it is never sent again."""
+    reason = (f"{failure.reason}. It may have been delivered: not sent again automatically, as "
+              f"{message.platform} offers no way to check. Look at the chat and resend if it is missing.")
+    dynamo.record_delivery_failure(message.id, owner, message.conversation_id, message.kind, reason, iso_utc(now),
+                                   status="uncertain")
+    metrics.count("DeliveryUncertain", Platform=message.platform)
+    if message.kind == "reply":  # a person's answer may be missing: tell someone (an acknowledgement: no page)
+        _page_staff(message, reason)
+    _to_dead_letters(record)
+    return False
+
+
+def _to_dead_letters(record: dict[str, Any]) -> None:
+    """Hand the queue message back at once: every receive now ends here, so SQS moves it to the dead-letter queue
+    after the queue's maxReceiveCount (MAX_RECEIVES) without waiting out backoffs."""
+    from functions.outbound import queue
+
+    queue.retry_later(record["receiptHandle"], 1)
 
 
 def backoff_seconds(receives: int, retry_after: float | None) -> int:

@@ -1326,23 +1326,26 @@ def release_incident_alert(incident_id: str, owner: str, phones: list[str]) -> N
 
 def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str,
                    lease_until: str) -> tuple[str, dict[str, Any]]:
-    """``"claimed"`` (ours to send), ``"sent"`` (already done) or ``"busy"`` (another consumer's lease),
-    with the record as it is now (``ambiguous_at``: an earlier attempt timed out after sending)."""
+    """``"claimed"`` (ours to send), ``"sent"`` (already done), ``"uncertain"`` (may have gone out; never
+    again) or ``"busy"`` (another consumer's lease, or failed for good), with the record as it is now
+    (``ambiguous_at``: an earlier attempt timed out after sending)."""
     try:
         answer = _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
                   Key=_marshal({"pk": f"OUT#{outbound_id}", "sk": "OUT"}),
                   UpdateExpression="SET #type = :type, conversation_id = :conv, #owner = :owner, lease_until = :until,"
                                    " #status = :sending, created_at = if_not_exists(created_at, :now)"
                                    " ADD attempts :one",
-                  ConditionExpression="attribute_not_exists(pk) OR (#status <> :sent AND lease_until < :now)",
+                  ConditionExpression="attribute_not_exists(pk) OR (NOT #status IN (:sent, :uncertain)"
+                                      " AND lease_until < :now)",
                   ExpressionAttributeNames={"#type": "type", "#owner": "owner", "#status": "status"},
                   ExpressionAttributeValues=_marshal({":type": "outbound", ":conv": conversation_id, ":owner": owner,
                                                       ":until": lease_until, ":sending": "sending", ":sent": "sent",
-                                                      ":now": now, ":one": 1}),
+                                                      ":uncertain": "uncertain", ":now": now, ":one": 1}),
                   ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return "claimed", _plain(answer.get("Attributes") or {})
     except _ConditionFailed as failed:
-        return ("sent" if failed.item.get("status") == "sent" else "busy"), failed.item
+        status = failed.item.get("status")
+        return (status if status in ("sent", "uncertain") else "busy"), failed.item
 
 
 def record_sent(outbound_id: str, owner: str, message: Threaded, sent_at: str,
@@ -1403,8 +1406,9 @@ def release_outbound(outbound_id: str, owner: str, reason: str, ambiguous_at: Op
 
 
 def record_delivery_failure(outbound_id: str, owner: str, conversation_id: str, kind: str, reason: str,
-                            at: str) -> None:
-    """A send gave up: the send is marked failed and its conversation shows why."""
+                            at: str, status: str = "failed") -> None:
+    """A send gave up: the send is marked ``status`` (``failed``; ``uncertain``: it may have gone out, never
+    to be sent again) and its conversation shows why."""
     table = settings.required("HEED_TABLE")
     failure = json.dumps({"outbound_id": outbound_id, "kind": kind, "reason": reason, "at": at},
                          separators=(",", ":"))
@@ -1413,22 +1417,27 @@ def record_delivery_failure(outbound_id: str, owner: str, conversation_id: str, 
                     "UpdateExpression": "SET #status = :failed, last_error = :reason REMOVE lease_until",
                     "ConditionExpression": "#owner = :owner",
                     "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
-                    "ExpressionAttributeValues": _marshal({":failed": "failed", ":reason": reason,
+                    "ExpressionAttributeValues": _marshal({":failed": status, ":reason": reason,
                                                            ":owner": owner})}},
         {"Update": {"TableName": table, "Key": _marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
-                    "UpdateExpression": "SET delivery_failed = :failure",
+                    "UpdateExpression": "SET delivery_failed = :failure, delivery_failed_kind = :kind",
                     "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": _marshal({":failure": failure})}},
+                    "ExpressionAttributeValues": _marshal({":failure": failure, ":kind": kind})}},
     ])
 
 
-def clear_delivery_failure(conversation_id: str, outbound_id: str) -> None:
-    """A later send of the same conversation went out: it no longer shows a failure."""
+def clear_delivery_failure(conversation_id: str, kind: str) -> None:
+    """A later send of ``kind`` went out: the conversation no longer shows a failure, unless a staff reply
+    failed and this is only an automatic message (staff must still see that their answer may be missing)."""
+    condition, values = "attribute_exists(delivery_failed)", {}
+    if kind != "reply":
+        condition += " AND (attribute_not_exists(delivery_failed_kind) OR delivery_failed_kind <> :reply)"
+        values = {":reply": "reply"}
     try:
         _call_raw("update_item", TableName=settings.required("HEED_TABLE"),
                   Key=_marshal({"pk": f"CONV#{conversation_id}", "sk": "CONV"}),
-                  UpdateExpression="REMOVE delivery_failed",
-                  ConditionExpression="attribute_exists(delivery_failed)")
+                  UpdateExpression="REMOVE delivery_failed, delivery_failed_kind", ConditionExpression=condition,
+                  **({"ExpressionAttributeValues": _marshal(values)} if values else {}))
     except _ConditionFailed:
         pass
 
