@@ -583,3 +583,27 @@ def _outbound_ids(world) -> list[str]:
     scan = boto3.client("dynamodb").scan(TableName=world.table, FilterExpression="begins_with(pk, :out)",
                                          ExpressionAttributeValues={":out": {"S": "OUT#"}})
     return [item["pk"]["S"][len("OUT#"):] for item in scan["Items"]]
+
+
+def test_an_uncertain_staff_reply_keeps_the_clock_running_and_stays_shown_until_a_reply_goes_out(world, monkeypatch):
+    """A staff reply left uncertain (Telegram timed out) is no response: the clock runs on and the
+    conversation shows it. An automatic message going out doesn't hide it; a later staff reply does."""
+    from functions.store import dynamo
+
+    world.telegram(600_900, 9494, "hi")
+    world.run()
+    conv = world.conversation("9494")
+    _late_accept(world, "sendMessage", monkeypatch)
+    assert world.reply(conv["id"], {"text": "Your refund is on its way."}, key="r1")[0] == 202
+    world.run()
+    _settle(world)
+    shown = world.conversation("9494")
+    assert shown["delivery_failed"]["kind"] == "reply" and shown["sla"]["state"] != "met"
+    assert len(world.sms()) == 1  # the ladder's first level hears that a person's answer may be missing
+    dynamo.clear_delivery_failure(conv["id"], "ack")  # what an acknowledgement going out does
+    assert world.conversation("9494")["delivery_failed"]["kind"] == "reply"
+    monkeypatch.setenv("HEED_HTTP_READ_TIMEOUT", "5")
+    assert world.reply(conv["id"], {"text": "Sorry, here it is again."}, key="r2")[0] == 202
+    world.run()
+    answered = world.conversation("9494")
+    assert answered["delivery_failed"] is None and answered["sla"]["state"] == "met"
