@@ -8,12 +8,8 @@ from datetime import UTC, datetime
 from chalice import Response
 
 from functions import acks
-from functions.clocks import save
-from functions.config import load_config
-from functions.domain import sla
 from functions.errors import HeedError
 from functions.log import log
-from functions.store import dynamo
 
 REFUSED = {"malformed": (400, "This link is not valid."),
            "forged": (403, "This link is not valid."),
@@ -30,6 +26,16 @@ def acknowledge(token: str) -> Response:
         return _page(status, "Not acknowledged", text)
     except HeedError as err:  # e.g. the signing secret is missing
         return _page(err.status, "Not available", "Heed cannot check this link right now. Try again shortly.")
+    return _take(token_id, now)
+
+
+def _take(token_id: str, now: datetime) -> Response:
+    """The verified link's clock becomes the tapper's. Imported here: a refused link never loads storage or SLA."""
+    from functions.clocks import save
+    from functions.config import load_config
+    from functions.domain import sla
+    from functions.store import dynamo
+
     ack = dynamo.get_ack(token_id)
     if ack is None:
         return _page(404, "Not acknowledged", "This link is not valid.")

@@ -1,4 +1,8 @@
-"""Staff read API. Every route checks the bearer token first (``require_staff``)."""
+"""Staff read API. Every route checks the bearer token first (``require_staff``).
+
+What only some routes need (clocks, replies, handoff) is imported by those routes: the API's one Lambda
+also answers the webhooks, whose cold start shouldn't pay for it.
+"""
 from __future__ import annotations
 
 import json
@@ -8,9 +12,7 @@ from typing import Any
 
 from chalice import Response
 
-from functions import clocks, handoff, replies
 from functions.domain import triage
-from functions.domain.handoff import email_address_in
 from functions.errors import BadRequest, NotFound
 from functions.http import body_of, guarded, json_response, require_staff
 from functions.store import dynamo
@@ -54,6 +56,8 @@ def _limit(raw: str | None) -> int:
 
 @guarded
 def resolve_conversation(request: Any, conversation_id: str) -> Response:
+    from functions import clocks
+
     require_staff(request.headers, request.context)
     if not CONVERSATION_ID.fullmatch(conversation_id) or not clocks.resolve(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
@@ -75,6 +79,8 @@ INCIDENT_ID = re.compile(r"i[0-9a-f]{24}")
 @guarded
 def relabel(request: Any, conversation_id: str) -> Response:
     """``{"labels": [...], "priority": "high"}``: staff's triage; see functions/clocks.relabel."""
+    from functions import clocks
+
     require_staff(request.headers, request.context)
     if not CONVERSATION_ID.fullmatch(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
@@ -146,6 +152,8 @@ def resolve_incident(request: Any, incident_id: str) -> Response:
 
 @guarded
 def reply(request: Any, conversation_id: str) -> Response:
+    from functions import replies
+
     require_staff(request.headers, request.context)
     if not CONVERSATION_ID.fullmatch(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
@@ -167,6 +175,9 @@ def hand_off(request: Any, conversation_id: str) -> Response:
 
     Idempotent: a second call answers the same and sends nothing again.
     """
+    from functions import handoff
+    from functions.domain.handoff import email_address_in
+
     require_staff(request.headers, request.context)
     if not CONVERSATION_ID.fullmatch(conversation_id):
         raise NotFound(f"no conversation {conversation_id[:64]}")
