@@ -80,18 +80,22 @@ def run(size: int) -> Result:
     off_statuses, off_received, off_seconds = send(stack.api, off)
 
     # The pump turns stream records into acknowledgements, stored as the brand's messages: wait until it is
-    # done (it shares the serialized emulator, so it trails the load), then count while nothing moves.
+    # done (it shares the serialized emulator, so it trails the load), watching only the simulator's record
+    # (listing conversations while the pump works would compete with it for the emulator), then count the
+    # stored messages until two counts agree and no acknowledgement went out in between.
     expected_acks = len(dms) + len(off_dms)
     deadline = time.monotonic() + max(180, size * 0.5)
-    while time.monotonic() < deadline:
-        acks_before = len([c for c in stack.sent() if accepted(c)])
-        if acks_before >= expected_acks:
-            time.sleep(3)
-        stored_all = sum(c["message_count"] for c in stack.conversations())
-        mine = [c for c in stack.sent() if accepted(c)]
-        if len(mine) == acks_before >= expected_acks:
-            break
+    acked = lambda: [c for c in stack.sent() if accepted(c)]  # noqa: E731
+    settled, stored_all, mine = 0, -1, acked()
+    while time.monotonic() < deadline and settled < 2:
         time.sleep(3)
+        now = acked()
+        if len(now) != len(mine) or len(now) < expected_acks:
+            mine, settled = now, 0
+            continue
+        counted = sum(c["message_count"] for c in stack.conversations())
+        settled = settled + 1 if counted == stored_all else 1
+        stored_all, mine = counted, acked()
     per_recipient = Counter(recipient(c) for c in mine)
     five = sum(n for code, n in (statuses + off_statuses).items() if code >= 500)
     acks = len(mine)
