@@ -20,30 +20,11 @@ import requests
 
 from local.simulator import put_inbound_mail
 from tests import payloads as p
+from tests.integration.test_email_handoff import POLICY_TEMPLATE
 from tests.localstack import LocalStack
 from tests.signing import body, staff_headers, telegram_headers
 
-POLICY = """
-[brand]
-name = "Heed Demo"
-
-[[sla.policies]]
-name = "email"
-match = { channel = "email" }
-first_response = "8h"
-next_response = "8h"
-calendar = "always"
-
-[[sla.policies]]
-name = "chat"
-first_response = "1h"
-next_response = "1h"
-calendar = "always"
-
-[handoff]
-after_messages = 2
-on_email_address = true
-"""
+POLICY = POLICY_TEMPLATE.format(after_messages=2)
 CHAT = 615_001
 ADDRESS = re.compile(r"support\+[a-z2-7]{26}@mail\.heed\.example")
 

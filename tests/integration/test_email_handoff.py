@@ -18,18 +18,18 @@ import pytest
 
 from functions import config
 from local.pump import InboundMail
-from tests.integration.test_outbound import T0, World
+from tests.integration.test_outbound import World, running_world
 from tests.signing import staff_headers
 
 DOMAIN = "mail.heed.example"
 CUSTOMER = "ana@example.com"
-POLICY = """
+POLICY_TEMPLATE = """
 [brand]
 name = "Heed Demo"
 
 [[sla.policies]]
 name = "email"
-match = { channel = "email" }
+match = {{ channel = "email" }}
 first_response = "8h"
 next_response = "8h"
 calendar = "always"
@@ -41,42 +41,15 @@ next_response = "1h"
 calendar = "always"
 
 [handoff]
-after_messages = 3
+after_messages = {after_messages}
 on_email_address = true
 """
+POLICY = POLICY_TEMPLATE.format(after_messages=3)
 
 
 @pytest.fixture
 def mail_world(client, stack_env, tmp_path, monkeypatch, simulator):
-    import os
-
-    import time_machine
-
-    from local.simulator import Credentials
-
-    path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    for name, url in simulator.env().items():
-        monkeypatch.setenv(name, url)
-    simulator.reset()
-    simulator.credentials = Credentials(dict(os.environ))
-    config.reset()
-    with time_machine.travel(T0, tick=False) as traveller:
-        world = MailWorld(client, stack_env, simulator, traveller)
-        yield world
-    simulator.reset()
-    config.reset()
-
-
-@pytest.fixture(scope="module")
-def simulator():
-    import os
-
-    from local.simulator import Simulator
-
-    with Simulator(0, env=dict(os.environ)) as running:
-        yield running
+    yield from running_world(MailWorld, POLICY, client, stack_env, simulator, tmp_path, monkeypatch)
 
 
 class MailWorld(World):

@@ -19,7 +19,7 @@ import time_machine
 
 from functions import config
 from local.pump import OutboundQueue, TableStream
-from local.simulator import Credentials, Simulator, webhook
+from local.simulator import Credentials, webhook
 from tests import payloads as p
 from tests.integration.test_webhooks import post
 from tests.signing import body, meta_headers, staff_headers, telegram_headers
@@ -47,16 +47,15 @@ reply = "private"
 """
 
 
-@pytest.fixture(scope="module")
-def simulator():
-    with Simulator(0, env=dict(os.environ)) as running:
-        yield running
-
-
 @pytest.fixture
 def world(client, stack_env, simulator, tmp_path, monkeypatch):
+    yield from running_world(World, POLICY, client, stack_env, simulator, tmp_path, monkeypatch)
+
+
+def running_world(kind: type, policy: str, client, stack_env, simulator, tmp_path, monkeypatch):
+    """A ``kind`` (World or a subclass) under ``policy``, the simulator wired in, time frozen at T0."""
     path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
+    path.write_text(policy)
     monkeypatch.setenv("HEED_CONFIG", str(path))
     for name, url in simulator.env().items():
         monkeypatch.setenv(name, url)
@@ -64,7 +63,7 @@ def world(client, stack_env, simulator, tmp_path, monkeypatch):
     simulator.credentials = Credentials(dict(os.environ))
     config.reset()
     with time_machine.travel(T0, tick=False) as traveller:
-        yield World(client, stack_env, simulator, traveller)
+        yield kind(client, stack_env, simulator, traveller)
     simulator.reset()
     simulator.echo_to = None
     config.reset()

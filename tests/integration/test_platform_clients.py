@@ -44,12 +44,6 @@ ACCOUNTS = {"facebook": p.PAGE_ID, "instagram": p.IG_ID, "whatsapp": p.WA_PHONE_
 TEXT = "Thanks Ana, we're on it"
 
 
-@pytest.fixture(scope="module")
-def simulator():
-    with Simulator(0, env=dict(os.environ)) as running:  # conftest put the local secrets in the environment
-        yield running
-
-
 @pytest.fixture
 def sim(simulator, monkeypatch):
     """The simulator, emptied, with Heed's base URLs pointing at it."""
