@@ -20,6 +20,14 @@ Two adjustments make moto behave like DynamoDB where Heed depends on it:
   with requests x table size (about 1 GB per 30 s under the reliability load).
   DynamoDB's models are not tracked here; nothing reads them from data.json
   (SMS, SQS and SES still are).
+* moto ignores ``TransactWriteItems``' ``ClientRequestToken``, which botocore
+  fills in once per call and repeats on its own retries. DynamoDB answers a
+  repeat of a committed transaction with success and changes nothing; moto
+  applied it again, so a transaction whose answer was lost (a read timeout
+  under load) came back from the retry as "condition failed": Heed stored the
+  message once but counted it as a duplicate. Tokens are honoured here for
+  DynamoDB's 10 minutes, and a token reused with other parameters is refused
+  with ``IdempotentParameterMismatchException``, as DynamoDB does.
 
 Run standalone: ``python -m local.emulator --port 4566``.
 """
@@ -28,14 +36,19 @@ from __future__ import annotations
 import argparse
 import contextvars
 import copy
+import hashlib
 import logging
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from moto.core.common_models import BaseModel
+from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -138,6 +151,45 @@ def _untrack_dynamodb_models() -> None:
 
 
 _untrack_dynamodb_models()
+
+TOKEN_SECONDS = 600  # DynamoDB's idempotency window for a client request token
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__("IdempotentParameterMismatchException",
+                         "The request uses the same client token as a previous, but non-identical request.")
+
+
+def _honour_client_request_tokens() -> None:
+    if getattr(DynamoHandler.transact_write_items, "heed_patched", False):
+        return
+    original = DynamoHandler.transact_write_items
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        # On the backend, so moto's reset forgets them with the tables.
+        tokens: dict[str, tuple[str, float]] = self.dynamodb_backend.__dict__.setdefault("heed_tokens", {})
+        now = time.monotonic()
+        for old in [t for t, (_, expires) in tokens.items() if expires < now]:
+            del tokens[old]
+        raw = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
+        fingerprint = hashlib.sha256(raw).hexdigest()  # botocore's retry sends the very same body
+        if token in tokens:
+            if tokens[token][0] != fingerprint:
+                raise IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})  # applied before
+        answer = original(self)  # raises when cancelled: only a committed transaction holds its token
+        tokens[token] = (fingerprint, now + TOKEN_SECONDS)
+        return answer
+
+    transact_write_items.heed_patched = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_honour_client_request_tokens()
 
 
 def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:

@@ -1283,10 +1283,11 @@ def claim_incident_alert(incident_id: str, owner: str, until: str, now: str) -> 
                   UpdateExpression="SET alert_owner = :owner, alert_until = :until",
                   ConditionExpression="attribute_exists(gsi2pk) AND (attribute_not_exists(alert_until) OR "
                                       "alert_until < :now)",
-                  ExpressionAttributeValues=_marshal({":owner": owner, ":until": until, ":now": now}))
+                  ExpressionAttributeValues=_marshal({":owner": owner, ":until": until, ":now": now}),
+                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return True
-    except _ConditionFailed:
-        return False
+    except _ConditionFailed as failed:
+        return failed.item.get("alert_owner") == owner  # ours: applied, but its answer was lost and retried
 
 
 def record_incident_alert(incident_id: str, owner: str, phones: list[str], at: str) -> None:
@@ -1297,9 +1298,11 @@ def record_incident_alert(incident_id: str, owner: str, phones: list[str], at: s
                   UpdateExpression="SET paged_at = :at, alert_sent = list_append(if_not_exists(alert_sent, :none), "
                                    ":phones) REMOVE gsi2pk, gsi2sk, alert_owner, alert_until",
                   ConditionExpression="alert_owner = :owner",
-                  ExpressionAttributeValues=_marshal({":at": at, ":phones": phones, ":none": [], ":owner": owner}))
-    except _ConditionFailed:
-        log("incident_alert_not_recorded", level="ERROR", incident_id=incident_id)
+                  ExpressionAttributeValues=_marshal({":at": at, ":phones": phones, ":none": [], ":owner": owner}),
+                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except _ConditionFailed as failed:
+        if failed.item.get("paged_at") != at:  # else: recorded, but the answer was lost and the retry found it so
+            log("incident_alert_not_recorded", level="ERROR", incident_id=incident_id)
 
 
 def release_incident_alert(incident_id: str, owner: str, phones: list[str]) -> None:
@@ -1345,6 +1348,8 @@ def claim_outbound(outbound_id: str, conversation_id: str, owner: str, now: str,
         return "claimed", _plain(answer.get("Attributes") or {})
     except _ConditionFailed as failed:
         status = failed.item.get("status")
+        if status == "sending" and failed.item.get("owner") == owner:
+            return "claimed", failed.item  # our own claim, applied before its answer was lost and retried
         return (status if status in ("sent", "uncertain") else "busy"), failed.item
 
 

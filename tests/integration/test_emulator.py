@@ -1,7 +1,8 @@
-"""The local emulator's transaction rollback (local/emulator.py) behaves like DynamoDB's.
+"""The local emulator's transactions (local/emulator.py) behave like DynamoDB's.
 
 The emulator saves only the items a transaction touches and restores them in
-place when it is cancelled; these tests pin what that must leave behind.
+place when it is cancelled, and honours client request tokens; these tests pin
+what that must leave behind.
 """
 from __future__ import annotations
 
@@ -63,3 +64,36 @@ def test_a_committed_transaction_applies_every_action(ddb):
     ])
     assert "Item" not in client.get_item(TableName=table, Key=_item("EMU#a"))
     assert client.get_item(TableName=table, Key=_item("EMU#b"))["Item"]["n"] == {"S": "2"}
+
+
+def _count_up(table: str, pk: str) -> dict:
+    return {"Update": {"TableName": table, "Key": _item(pk), "UpdateExpression": "ADD n :one",
+                       "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+
+
+def test_a_repeated_client_request_token_changes_nothing_and_answers_success(ddb):
+    client, table = ddb
+    once = [_count_up(table, "EMU#counter"),
+            {"Put": {"TableName": table, "Item": _item("EMU#new"), "ConditionExpression": "attribute_not_exists(pk)"}}]
+    client.transact_write_items(TransactItems=once, ClientRequestToken="token-1")
+    client.transact_write_items(TransactItems=once, ClientRequestToken="token-1")  # no condition failure
+    assert client.get_item(TableName=table, Key=_item("EMU#counter"))["Item"]["n"] == {"N": "1"}
+
+    with pytest.raises(client.exceptions.IdempotentParameterMismatchException):
+        client.transact_write_items(TransactItems=[_count_up(table, "EMU#other")], ClientRequestToken="token-1")
+    assert "Item" not in client.get_item(TableName=table, Key=_item("EMU#other"))
+
+    client.transact_write_items(TransactItems=[_count_up(table, "EMU#counter")], ClientRequestToken="token-2")
+    assert client.get_item(TableName=table, Key=_item("EMU#counter"))["Item"]["n"] == {"N": "2"}
+
+
+def test_a_cancelled_transaction_does_not_keep_its_token(ddb):
+    client, table = ddb
+    client.put_item(TableName=table, Item=_item("EMU#taken"))
+    guarded = [_count_up(table, "EMU#counter"), {"Put": {"TableName": table, "Item": _item("EMU#taken"),
+                                                         "ConditionExpression": "attribute_not_exists(pk)"}}]
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(TransactItems=guarded, ClientRequestToken="token-3")
+    client.delete_item(TableName=table, Key=_item("EMU#taken"))
+    client.transact_write_items(TransactItems=guarded, ClientRequestToken="token-3")  # applied this time
+    assert client.get_item(TableName=table, Key=_item("EMU#counter"))["Item"]["n"] == {"N": "1"}

@@ -21,6 +21,7 @@ from functions import config
 from local.pump import OutboundQueue, TableStream
 from local.simulator import Credentials, webhook
 from tests import payloads as p
+from tests.faults import answer_lost
 from tests.integration.test_webhooks import post
 from tests.signing import body, meta_headers, staff_headers, telegram_headers
 
@@ -272,6 +273,21 @@ def test_a_redelivered_queue_message_never_sends_twice(world):
     sqs = boto3.client("sqs")
     [queued] = sqs.receive_message(QueueUrl=world.queue_url, VisibilityTimeout=0)["Messages"]
     sqs.send_message(QueueUrl=world.queue_url, MessageBody=queued["Body"])  # SQS delivers it twice
+    world.run()
+    assert len(world.sent("sendMessage")) == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_still_ours_and_sends_once_at_once(world):
+    # DynamoDB applied the claim but its answer was lost; botocore's retry finds the lease taken (by us).
+    world.telegram(600_710, 9393, "hi")
+    world.stream.drain()
+    with answer_lost("UpdateItem", lambda n: n == 1, matching=b'"OUT#') as lost:
+        world.queue.drain()
+    assert lost == [1]
+    assert len(world.sent("sendMessage")) == 1  # now, not after the lease ran out
+    [outbound_id] = _outbound_ids(world)
+    assert world.outbound(outbound_id)["status"] == "sent"
+    world.at(30)
     world.run()
     assert len(world.sent("sendMessage")) == 1
 

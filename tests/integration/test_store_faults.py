@@ -9,7 +9,7 @@ from functions.adapters import meta
 from functions.ingest import ingest
 from functions.store.dynamo import StorageUnavailable
 from tests import payloads as p
-from tests.faults import failing
+from tests.faults import answer_lost, failing
 from tests.integration.test_webhooks import conversations, messages_in, post, table_items
 from tests.signing import body, meta_headers
 
@@ -22,6 +22,18 @@ def test_storage_failure_is_5xx_and_retry_stores_once(client, stack_env):
     assert (code, answer["error"]) == (503, "unavailable") and failed
     assert table_items(stack_env["table"]) == []
     assert post(client, "/webhooks/meta", raw, meta_headers(raw)) == (200, {"received": 2})
+    assert post(client, "/webhooks/meta", raw, meta_headers(raw)) == (200, {"received": 0})
+
+
+def test_a_write_whose_answer_was_lost_is_counted_once_not_as_a_duplicate(client, stack_env):
+    # DynamoDB applied it but the answer never came (a read timeout); botocore's retry repeats the same
+    # request and client token, which DynamoDB answers with success and no second write.
+    raw = body(p.meta("page", p.messenger_entry(p.messenger_event("psid-1", "m_1", "hi"))))
+    with answer_lost("TransactWriteItems", lambda n: n == 1) as lost:
+        answer = post(client, "/webhooks/meta", raw, meta_headers(raw))
+    assert lost == [1]
+    assert answer == (200, {"received": 1})
+    assert len(messages_in(stack_env["table"])) == 1
     assert post(client, "/webhooks/meta", raw, meta_headers(raw)) == (200, {"received": 0})
 
 

@@ -17,6 +17,7 @@ from functions import config
 from functions.store import dynamo
 from local.pump import TableStream
 from tests import payloads as p
+from tests.faults import answer_lost
 from tests.integration.test_sla_alerts import T0, SlaWorld
 from tests.integration.test_webhooks import messages_in, post, table_items
 from tests.signing import body, meta_headers, staff_headers, x_headers
@@ -263,6 +264,22 @@ def test_many_customers_with_the_same_complaint_open_one_incident_and_page_once(
     assert world.client.http.get("/incidents").status_code == 401
     assert world.client.http.get("/incidents?limit=0", headers=staff_headers()).status_code == 400
     assert world.client.http.get("/incidents?next=garbage", headers=staff_headers()).status_code == 400
+
+
+def test_an_incident_page_whose_answers_were_lost_still_pages_at_once_and_once(world, capsys):
+    for n, text in enumerate(COMPLAINTS):
+        world.dm(f"psid-l{n}", f"m-l{n}", text, minutes=n * 2)
+    [incident] = world.incidents()
+    # The claim's answer is lost, then the record's: both were applied, and both retries find them so.
+    with answer_lost("UpdateItem", lambda n: n == 1, matching=b"SET alert_owner = :owner") as claim, \
+            answer_lost("UpdateItem", lambda n: n == 1, matching=b"SET paged_at = :at") as record:
+        world.tick()
+    assert claim == record == [1]
+    assert "incident_alert_not_recorded" not in capsys.readouterr().out
+    pages = sorted(phone for phone, text in world.sms() if text.startswith("Heed INCIDENT"))
+    assert pages == [A, B]  # this tick, not after the lease
+    world.tick()
+    assert len([t for _, t in world.sms() if t.startswith("Heed INCIDENT")]) == 2
 
 
 def _comparable(items: list[dict]) -> list[str]:
