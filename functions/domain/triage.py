@@ -37,6 +37,7 @@ DISMISSED = frozenset({"noise", "spam"})  # open no clock, get no acknowledgemen
 SIGNALS: tuple[str, ...] = ("negative", "last_resort", "vip", "influencer", "public")
 PUBLIC_CHANNELS = frozenset({"comment", "mention"})
 MAX_TERMS = 12
+MAX_TRIAGE_CHARS = 10_000  # the longest text a platform sends (an X DM); triage reads no further
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _LINK = re.compile(r"https?://\S+|www\.\S+")
@@ -98,7 +99,12 @@ class Triage:
 
 def triage(text: str, channel: str, customer: Customer, rules: TriageRules,
            attachments: tuple[str, ...] = (), sentiment: Optional[float] = None) -> Triage:
-    """Label and rank one inbound message. ``sentiment`` replaces the lexicon's score (Comprehend)."""
+    """Label and rank one inbound message. ``sentiment`` replaces the lexicon's score (Comprehend).
+
+    Reads the first :data:`MAX_TRIAGE_CHARS` characters: a brand's own ``spam_patterns`` may be
+    slow on long text, and a webhook body may carry far more than any platform lets a customer send.
+    """
+    text = text[:MAX_TRIAGE_CHARS]
     folded = fold(text)
     words = tokens(text)
     language = guess_language(words, rules)
@@ -235,12 +241,15 @@ def _default(rules: TriageRules) -> str:
 
 def _segments(words: list[str], phrases: frozenset[str]) -> bool:
     """Whether the words are nothing but noise phrases ("ok thanks lol")."""
-    split = [tuple(p.split()) for p in phrases]
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        split = tuple(phrase.split())
+        by_first.setdefault(split[0], []).append(split)
     reachable = [True] + [False] * len(words)
-    for start in range(len(words)):
+    for start, word in enumerate(words):
         if not reachable[start]:
             continue
-        for phrase in split:
+        for phrase in by_first.get(word, ()):  # only the phrases this word can start
             end = start + len(phrase)
             if end <= len(words) and tuple(words[start:end]) == phrase:
                 reachable[end] = True

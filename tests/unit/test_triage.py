@@ -9,7 +9,15 @@ import pytest
 from functions.config import ConfigError, parse_config
 from functions.domain import alerts
 from functions.domain.incidents import IncidentSettings, OpenIncident, Signature, bucket, detect, incident_id, joins
-from functions.domain.triage import Customer, Rollup, TriageRules, highest, significant_terms, triage
+from functions.domain.triage import (
+    MAX_TRIAGE_CHARS,
+    Customer,
+    Rollup,
+    TriageRules,
+    highest,
+    significant_terms,
+    triage,
+)
 
 RULES = TriageRules(vip=frozenset({"x:42", "psid-vip"}), follower_threshold=10_000)
 DM = Customer("facebook", "psid-1")
@@ -46,6 +54,27 @@ def test_spam(text):
 def test_a_link_alone_or_a_word_alone_is_not_spam():
     assert "spam" not in labels("Here is my order: https://shop.example/orders/123")
     assert "spam" not in labels("Is the giveaway still running?")
+
+
+@pytest.mark.parametrize("text", ["Giveaway today!\nDetails: https://bit.ly/xyz",  # bait before the link, lines apart
+                                  "see a-b.ly\n\nwinner winner",
+                                  "free iphone! free iphone!!\nDM now",
+                                  "FREE   iPhone, click"])
+def test_link_and_bait_anywhere_in_the_text_are_spam(text):
+    assert labels(text, "comment") == ("spam",)
+
+
+@pytest.mark.parametrize("text", ["free iphone " * 3, "I won! my order shipped from example.de", "x" * 20_000])
+def test_bait_without_its_second_half_is_not_spam(text):
+    assert "spam" not in labels(text, "comment")
+
+
+@pytest.mark.parametrize("hostile", ["a-" * 500_000, "x" * 1_000_000, "free iphone " * 90_000, "ok " * 400_000,
+                                     "\U0001F620" * 300_000, "www." * 250_000])
+def test_triage_reads_the_first_ten_thousand_characters_of_anything(hostile):
+    # Once each of these took longer than any Lambda timeout (a ReDoS in the spam patterns; the noise
+    # segmentation grows with words x phrases); tests/bench/test_triage_bench.py measures the time.
+    assert triage(hostile, "dm", DM, RULES) == triage(hostile[:MAX_TRIAGE_CHARS], "dm", DM, RULES)
 
 
 @pytest.mark.parametrize("text,expected", [
