@@ -74,7 +74,9 @@ X_MENTION_RESERVE = 17
 """Room kept in an X reply for the ``@handle `` the X client puts in front: ``@``, 15 (the longest handle), a space."""
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
-_URLISH = re.compile(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b(?:/\S*)?")
+# A domain starts only where no word, dot or hyphen precedes it: from every label of "a.a.a.a..." the
+# scan would run to the end again (20,000 characters took 2.6 s; now linear).
+_URLISH = re.compile(r"https?://\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b(?:/\S*)?")
 _X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _X_URL = 23
 

@@ -223,6 +223,8 @@ def test_x_reply_keeps_room_for_the_mention() -> None:
     assert fits("x", "mention", "日" * 131) and not fits("x", "mention", "日" * 132)  # CJK weighs 2
     assert templating.x_weighted_length("see https://e.co/a ok") == len("see ") + 23 + len(" ok")
     assert templating.x_weighted_length("héllo — Привет") == 14  # Latin, punctuation, Cyrillic weigh 1
+    assert templating.x_weighted_length("see shop.example.com.") == len("see ") + 23 + len(".")
+    assert templating.x_weighted_length("a." * 10_000) == 20_000  # no domain; and linear (it took seconds)
     with pytest.raises(LimitExceeded, match=r"x mention: 281 is over the limit \(X reply: at most 280 weighted "
                                             r"characters, 17 of them kept for the @-mention\)"):
         check_limit("x", "mention", "a" * 264)
