@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 from functions.domain.triage import MAX_TRIAGE_CHARS, Customer, TriageRules, triage
 from functions.templating import x_weighted_length
@@ -43,7 +44,7 @@ def _seconds(run: Callable[[], object], runs: int = 7) -> float:
 
 
 def _triage_seconds(text: str) -> float:
-    return _seconds(lambda: triage(text, "comment", CUSTOMER, RULES))
+    return _seconds(partial(triage, text, "comment", CUSTOMER, RULES))
 
 
 def _ordinary(n: int) -> str:
@@ -73,7 +74,7 @@ def test_the_spam_patterns_and_the_x_weighting_grow_linearly_with_the_text():
     worst = 0.0
     for what, run in (("spam patterns", _spam_patterns), ("X weighting", x_weighted_length)):
         for name, make in {**HOSTILE, "ordinary": _ordinary}.items():
-            growth = _seconds(lambda t=make(2 * n): run(t)) / _seconds(lambda t=make(n): run(t))
+            growth = _seconds(partial(run, make(2 * n))) / _seconds(partial(run, make(n)))
             print(f"bench: {what} on {2 * n:,} vs {n:,} chars of {name!r} = {growth:.2f}x "
                   f"(target <= {TARGET_GROWTH})", flush=True)
             worst = max(worst, growth)
