@@ -15,7 +15,8 @@ points ``META_GRAPH_URL``, ``X_API_URL`` and ``TELEGRAM_API_URL`` at it):
   ``echo_to`` is set (``make run`` sets it; ``HEED_SIM_ECHO_TO``, ``serve
   --echo-to``): Messenger/Instagram ``message_echoes`` with the ``metadata``
   sent, a WhatsApp ``sent`` status with the ``biz_opaque_callback_data`` sent,
-  X DMs from the brand and its replies, each signed like the platform's.
+  X DMs from the brand and its replies, each signed like the platform's;
+  ``GET /_sim/echoes`` lists what was posted (path, body's sha256, Heed's status).
   Telegram has no echo. A call accepted with a late answer (``delay``, no
   ``status``) is carried out first, then answered late, echo included;
 * fails on request: ``POST /_sim/failures`` with ``{"match": "<platform or path
@@ -140,6 +141,7 @@ class Simulator:
         self.echo_to = echo_to
         self.echo_delay = 0.5  # seconds before an echo is posted (platform webhooks trail the API's answer)
         self.echoes: list[tuple[str, dict[str, str], bytes]] = []
+        self.echoes_posted: list[Json] = []  # {"path", "sha256", "status"} of each echo posted to echo_to
         self.calls: list[Json] = []
         self.failures: list[Json] = []
         self.lock = threading.Lock()
@@ -185,6 +187,7 @@ class Simulator:
             self.calls.clear()
             self.failures.clear()
             self.echoes.clear()
+            self.echoes_posted.clear()
 
     def take_echoes(self) -> list[tuple[str, dict[str, str], bytes]]:
         """The echoes collected so far (``echo_to="collect"``), as ``(path, headers, body)``; forgets them."""
@@ -211,10 +214,16 @@ class Simulator:
         time.sleep(self.echo_delay)
         request = urllib.request.Request(str(self.echo_to).rstrip("/") + path, data=raw, headers=headers,
                                          method="POST")
+        status = 0  # no answer
         try:
-            urllib.request.urlopen(request, timeout=30).close()
-        except (OSError, urllib.error.HTTPError):
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as refused:
+            status = refused.code
+        except OSError:
             pass  # a lost echo: Heed sends again after its grace period (what a platform's lost webhook does)
+        with self.lock:
+            self.echoes_posted.append({"path": path, "sha256": hashlib.sha256(raw).hexdigest(), "status": status})
 
     def fail(self, match: str, status: Optional[int] = None, times: int = 1, retry_after: Optional[float] = None,
              delay: float = 0, body: Any = None, code: Optional[int] = None, subcode: Optional[int] = None) -> Json:
@@ -291,6 +300,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/_sim/sent":
             return self._reply(200, {"sent": self.sim.sent()})
+        if path == "/_sim/echoes":
+            with self.sim.lock:
+                return self._reply(200, {"echoes": [dict(e) for e in self.sim.echoes_posted]})
         if path == "/_sim/failures":
             with self.sim.lock:
                 return self._reply(200, {"failures": [dict(f) for f in self.sim.failures]})

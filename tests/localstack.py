@@ -88,3 +88,7 @@ class LocalStack:
 
     def sent(self) -> list[dict]:
         return requests.get(f"{self.sim}/_sim/sent", timeout=30).json()["sent"]
+
+    def echoes(self) -> list[dict]:
+        """The platform echoes the simulator posted to the API: path, body's sha256, status."""
+        return requests.get(f"{self.sim}/_sim/echoes", timeout=30).json()["echoes"]
