@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from functions import reports
 from functions.domain import charts
 from functions.domain import reports as maths
+from functions.domain.incidents import status as incident_status
 from functions.domain.message import iso_utc
 from functions.log import log
 
@@ -93,7 +94,10 @@ def build(now: datetime) -> dict[str, Any]:
                       _minutes(last_week["platform"].get(p), 50)) for p in platforms]
     compliance = [charts.Bar(_weekday(d), maths.summary(by_day[d]["all"])["sla_compliance_pct"]) for d in this.days]
     start_iso = iso_utc(reports.day_start(this.start, zone))
-    incidents = [_incident(i) for i in dynamo.incidents_since(start_iso)]
+    from functions.config import load_config
+
+    window = load_config().incidents.window
+    incidents = [_incident(i, now, window) for i in dynamo.incidents_since(start_iso)]
     return {
         "brand": _brand(), "start": this.start, "end": this.end, "rows": rows,
         "breaches_by_reason": sorted(now_fig["breaches_by_reason"].items()),
@@ -152,12 +156,15 @@ def duration(seconds: int) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def _incident(item: dict[str, Any]) -> dict[str, Any]:
+def _incident(item: dict[str, Any], now: datetime, window: timedelta) -> dict[str, Any]:
+    """One incident's row, its status as of ``now`` (what the staff API shows: ``quiet`` is never stored)."""
     customers = item.get("customers") or item.get("conversation_ids") or []
+    last_seen = datetime.fromisoformat(str(item.get("last_seen") or item.get("first_seen") or iso_utc(now)))
     return {"id": item.get("id") or str(item.get("pk", "")).removeprefix("INCIDENT#"),
             "terms": ", ".join(str(t) for t in (item.get("terms") or [])[:5]),
             "customers": len(customers) if isinstance(customers, list) else customers,
-            "first_seen": str(item.get("first_seen", ""))[:16].replace("T", " "), "status": item.get("status", "")}
+            "first_seen": str(item.get("first_seen", ""))[:16].replace("T", " "),
+            "status": incident_status(str(item.get("status", "open")), last_seen, now, window)}
 
 
 def _brand() -> str:

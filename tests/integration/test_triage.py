@@ -397,3 +397,16 @@ def test_comprehend_failing_falls_back_to_the_lexicon_and_intake_still_stores(wo
     assert not any("awful" in json.dumps(entry) for entry in logged)  # no customer text in the log
     if failure == "service_error":
         stubber.deactivate()
+
+
+def test_the_weekly_report_shows_each_incidents_status_as_of_its_writing(world):
+    from functions import weekly_report
+
+    for n, text in enumerate(COMPLAINTS):
+        world.dm(f"psid-w{n}", f"m-w{n}", text, minutes=n * 2)
+    [incident] = world.incidents()
+    rows = lambda at: [(r["id"], r["status"]) for r in weekly_report.build(at)["incidents"]]  # noqa: E731
+    assert rows(T0 + timedelta(minutes=20)) == [(incident["id"], "open")]
+    assert rows(T0 + timedelta(days=7, hours=6)) == [(incident["id"], "quiet")]  # as the staff API says then
+    assert resolve_incident(world, incident["id"]).status_code == 200
+    assert rows(T0 + timedelta(days=7, hours=6)) == [(incident["id"], "resolved")]
