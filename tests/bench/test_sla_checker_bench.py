@@ -53,6 +53,7 @@ from tests.bench.test_ingest_bench import (
     say,
     timed,
 )
+from tests.policy import PUBLIC_URL, ladder, policy_file, policy_in_force, sla_policy
 from tests.signing import body, meta_headers
 
 TARGET_ITEMS_READ_SPREAD = 0.10  # large / small within 10%
@@ -63,21 +64,7 @@ RUNNING_NOT_DUE = 1_000  # of those, conversations whose clock runs but isn't du
 BATCH = 25  # batch_write_item's limit
 
 ON_CALL, ESCALATION = "+15555550100", "+15555550101"
-POLICY = f"""
-[[sla.policies]]
-name = "bench"
-first_response = "10m"
-next_response = "10m"
-warn_at = [0.5]
-calendar = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["{ON_CALL}"]
-[[alerts.ladder]]
-after = "2h"
-phones = ["{ESCALATION}"]
-"""
+POLICY = policy_file(sla_policy("bench", "10m", warn_at=[0.5]), ladder(("0m", [ON_CALL]), ("2h", [ESCALATION])))
 START = datetime.fromtimestamp(p.NOW_MS / 1000, UTC)  # the due messages are sent at START + i seconds
 TICK_AT = START + timedelta(minutes=11)  # every due clock breached (due at START + 10m + i s)
 
@@ -85,13 +72,8 @@ TICK_AT = START + timedelta(minutes=11)  # every due clock breached (due at STAR
 @pytest.fixture
 def bench_policy(client, stack_env, tmp_path, monkeypatch):
     """The bench's policy file in force (HEED_CONFIG), and moto emptied afterwards (it holds ~100k items)."""
-    path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    monkeypatch.setenv("HEED_PUBLIC_URL", "https://heed.example")
-    config.reset()
-    yield
-    config.reset()
+    with policy_in_force(POLICY, tmp_path, monkeypatch, public_url=PUBLIC_URL):
+        yield
     reset = urllib.request.Request(f"{stack_env['endpoint']}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset).close()
 

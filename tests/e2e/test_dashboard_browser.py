@@ -32,6 +32,7 @@ import requests
 
 from tests import payloads as p
 from tests.localstack import STAFF, LocalStack
+from tests.policy import ladder, policy_file, sla_policy
 from tests.signing import body, telegram_headers
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,17 +40,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 HOSTILE = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 
-POLICY = """
-[[sla.policies]]
-name = "browser"
-first_response = "30m"
-next_response = "30m"
-calendar = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["+15555550100"]
-
+POLICY = policy_file(sla_policy("browser", "30m"), ladder(("0m", ["+15555550100"])), """
 [reports]
 timezone = "Pacific/Kiritimati"   # UTC+14: the chart's "today" is this zone's, not the browser's or UTC's
 
@@ -57,7 +48,7 @@ timezone = "Pacific/Kiritimati"   # UTC+14: the chart's "today" is this zone's, 
 customers = 1          # more than one customer: the two complaints below open one
 window = "30m"
 min_shared_terms = 2
-"""
+""")
 URGENT = "I called three times and nobody answers, your app is broken at checkout! 😡"
 SECOND = "The app is broken at checkout again, terrible."
 

@@ -20,11 +20,11 @@ import requests
 
 from local.simulator import put_inbound_mail
 from tests import payloads as p
-from tests.integration.test_email_handoff import POLICY_TEMPLATE
+from tests.integration.test_email_handoff import handoff_policy
 from tests.localstack import LocalStack
 from tests.signing import body, staff_headers, telegram_headers
 
-POLICY = POLICY_TEMPLATE.format(after_messages=2)
+POLICY = handoff_policy(after_messages=2)
 CHAT = 615_001
 ADDRESS = re.compile(r"support\+[a-z2-7]{26}@mail\.heed\.example")
 

@@ -12,28 +12,12 @@ import requests
 
 from tests import payloads as p
 from tests.localstack import LocalStack
+from tests.policy import ack_rule, acknowledge, ladder, policy_file, sla_policy
 from tests.signing import body, meta_headers, staff_headers, telegram_headers, x_headers
 
 # Seconds, not hours, so the pump's checker pages within the test.
-FAST_POLICY = """
-[[sla.policies]]
-name = "e2e"
-first_response = "3s"
-next_response = "3s"
-calendar = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["+15555550100"]
-
-[acknowledge]
-language = "en"
-
-[[acknowledge.rules]]
-name = "telegram"
-match = { platform = "telegram" }
-when = "always"
-"""
+FAST_POLICY = policy_file(sla_policy("e2e", "3s"), ladder(("0m", ["+15555550100"])),
+                          acknowledge(ack_rule("telegram", match={"platform": "telegram"}), language="en"))
 
 
 @pytest.fixture(scope="module")

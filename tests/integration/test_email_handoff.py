@@ -16,35 +16,33 @@ from email.message import EmailMessage
 import boto3
 import pytest
 
-from functions import config
 from local.pump import InboundMail
 from tests.integration.test_outbound import World, running_world
+from tests.policy import acknowledge, policy_file, sla_policy, use_policy
 from tests.signing import staff_headers
 
 DOMAIN = "mail.heed.example"
 CUSTOMER = "ana@example.com"
-POLICY_TEMPLATE = """
+
+
+def handoff_policy(after_messages: int) -> str:
+    """Email clocks 8h, chat 1h; a DM moves to email at ``after_messages`` customer messages or an address."""
+    return policy_file(
+        """
 [brand]
 name = "Heed Demo"
-
-[[sla.policies]]
-name = "email"
-match = {{ channel = "email" }}
-first_response = "8h"
-next_response = "8h"
-calendar = "always"
-
-[[sla.policies]]
-name = "chat"
-first_response = "1h"
-next_response = "1h"
-calendar = "always"
-
+""",
+        sla_policy("email", "8h", match={"channel": "email"}),
+        sla_policy("chat", "1h"),
+        f"""
 [handoff]
 after_messages = {after_messages}
 on_email_address = true
-"""
-POLICY = POLICY_TEMPLATE.format(after_messages=3)
+""",
+    )
+
+
+POLICY = handoff_policy(after_messages=3)
 
 
 @pytest.fixture
@@ -365,10 +363,7 @@ def test_failed_inbound_mail_is_retried_then_parked_for_replay(mail_world, monke
 def test_dutch_conversations_get_the_notice_and_first_email_in_dutch(mail_world, tmp_path, monkeypatch):
     """Chosen like the acknowledgements: the policy file's ``[acknowledge] language``."""
     w = mail_world
-    path = tmp_path / "nl.toml"
-    path.write_text(POLICY + '\n[acknowledge]\nlanguage = "nl"\n')
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    config.reset()
+    use_policy(policy_file(POLICY, acknowledge(language="nl")), tmp_path, monkeypatch, name="nl.toml")
     w.telegram(1, 511, "Mijn pakket is niet gekomen")
     w.telegram(2, 511, f"Mail me op {CUSTOMER}", minutes=1)
     w.run()

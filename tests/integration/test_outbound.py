@@ -17,35 +17,25 @@ import boto3
 import pytest
 import time_machine
 
-from functions import config
 from local.pump import OutboundQueue, TableStream
 from local.simulator import Credentials, webhook
 from tests import payloads as p
 from tests.faults import answer_lost
 from tests.integration.test_webhooks import post
+from tests.policy import ack_rule, acknowledge, ladder, policy_file, policy_in_force, sla_policy, use_policy
 from tests.signing import body, meta_headers, staff_headers, telegram_headers
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 PAGER = "+15555550100"
-POLICY = f"""
-[[sla.policies]]
-name = "always"
-first_response = "1h"
-next_response = "1h"
-calendar = "always"
 
-[[alerts.ladder]]
-after = "0m"
-phones = ["{PAGER}"]
 
-[acknowledge]
-language = "en"
+def outbound_policy(reply: str) -> str:
+    """1h clocks, one pager; every message acknowledged in English; ``reply`` "private" or "public" for comments."""
+    return policy_file(sla_policy("always", "1h"), ladder(("0m", [PAGER])),
+                       acknowledge(ack_rule("everything", reply=reply), language="en"))
 
-[[acknowledge.rules]]
-name = "everything"
-when = "always"
-reply = "private"
-"""
+
+POLICY = outbound_policy("private")
 
 
 @pytest.fixture
@@ -55,19 +45,15 @@ def world(client, stack_env, simulator, tmp_path, monkeypatch):
 
 def running_world(kind: type, policy: str, client, stack_env, simulator, tmp_path, monkeypatch):
     """A ``kind`` (World or a subclass) under ``policy``, the simulator wired in, time frozen at T0."""
-    path = tmp_path / "heed.toml"
-    path.write_text(policy)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    for name, url in simulator.env().items():
-        monkeypatch.setenv(name, url)
-    simulator.reset()
-    simulator.credentials = Credentials(dict(os.environ))
-    config.reset()
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield kind(client, stack_env, simulator, traveller)
-    simulator.reset()
-    simulator.echo_to = None
-    config.reset()
+    with policy_in_force(policy, tmp_path, monkeypatch):
+        for name, url in simulator.env().items():
+            monkeypatch.setenv(name, url)
+        simulator.reset()
+        simulator.credentials = Credentials(dict(os.environ))
+        with time_machine.travel(T0, tick=False) as traveller:
+            yield kind(client, stack_env, simulator, traveller)
+        simulator.reset()
+        simulator.echo_to = None
 
 
 class World:
@@ -561,12 +547,10 @@ def test_x_reply_typed_outside_heed_is_the_response(world):
 
 
 @pytest.mark.parametrize("kind", ["ack", "reply"])
-def test_facebook_public_comment_reply_timed_out_but_accepted_is_confirmed_by_the_feed_echo(world, monkeypatch,
-                                                                                           kind):
+def test_facebook_public_comment_reply_timed_out_but_accepted_is_confirmed_by_the_feed_echo(world, tmp_path,
+                                                                                           monkeypatch, kind):
     if kind == "ack":  # acknowledge comments in public
-        with open(os.environ["HEED_CONFIG"], "w") as policy:
-            policy.write(POLICY.replace('reply = "private"', 'reply = "public"'))
-        config.reset()
+        use_policy(outbound_policy("public"), tmp_path, monkeypatch, name="public.toml")
         _late_accept(world, "comments", monkeypatch)
     world.customer("facebook-comment", f"Echo Comment {kind}", "Where is my order?")
     world.run()

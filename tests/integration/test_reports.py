@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from functions import config
 from tests import payloads as p
-from tests.integration.test_sla_alerts import POLICY, T0, SlaWorld
+from tests.integration.test_sla_alerts import LADDER, POLICY, T0, SlaWorld
 from tests.integration.test_webhooks import post
+from tests.policy import PUBLIC_URL, policy_file, policy_in_force, sla_policy, use_policy
 from tests.signing import body, meta_headers, staff_headers
 
 TODAY = T0.date().isoformat()  # Monday 2026-11-23
@@ -27,14 +27,9 @@ TODAY = T0.date().isoformat()  # Monday 2026-11-23
 def world(client, stack_env, tmp_path, monkeypatch):
     import time_machine
 
-    path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    monkeypatch.setenv("HEED_PUBLIC_URL", "https://heed.example")
-    config.reset()
-    with time_machine.travel(T0, tick=False) as traveller:
+    with policy_in_force(POLICY, tmp_path, monkeypatch, public_url=PUBLIC_URL), \
+            time_machine.travel(T0, tick=False) as traveller:
         yield SlaWorld(client, stack_env, traveller)
-    config.reset()
 
 
 def seed(w: SlaWorld) -> None:
@@ -97,10 +92,8 @@ def test_a_policy_change_does_not_rewrite_the_past(world, tmp_path, monkeypatch)
     w = world
     seed(w)
     before = json.loads(get(w, f"/reports/response-times?from={TODAY}&to={TODAY}").body)["totals"]
-    stricter = tmp_path / "stricter.toml"
-    stricter.write_text(POLICY.replace('first_response = "10m"', 'first_response = "1m"'))
-    monkeypatch.setenv("HEED_CONFIG", str(stricter))
-    config.reset()
+    stricter = policy_file(sla_policy("test", "1m", next_="10m", warn_at=[0.5]), LADDER)  # first response 10m -> 1m
+    use_policy(stricter, tmp_path, monkeypatch, name="stricter.toml")
     after = json.loads(get(w, f"/reports/response-times?from={TODAY}&to={TODAY}").body)["totals"]
     assert after == before
 
@@ -252,10 +245,7 @@ def test_report_days_are_days_in_the_brands_time_zone(world, tmp_path, monkeypat
     utc = json.loads(get(w, f"/reports/response-times?{period}").body)
     assert utc["timezone"] == "UTC"
     assert [(d["date"], d["clocks_opened"]) for d in utc["daily"]] == [("2026-11-22", 0), ("2026-11-23", 4)]
-    path = tmp_path / "tz.toml"
-    path.write_text(TZ_POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    config.reset()
+    use_policy(TZ_POLICY, tmp_path, monkeypatch, name="tz.toml")
     local = json.loads(get(w, f"/reports/response-times?{period}").body)
     assert local["timezone"] == "America/New_York"
     assert [(d["date"], d["clocks_opened"]) for d in local["daily"]] == [("2026-11-22", 1), ("2026-11-23", 3)]
@@ -277,11 +267,8 @@ def test_weekly_report_goes_out_on_the_configured_day_to_the_configured_recipien
 
     w = world
     seed(w)
-    path = tmp_path / "tz.toml"
-    path.write_text(TZ_POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
     monkeypatch.setenv("HEED_REPORT_RECIPIENTS", "")  # a stage's empty parameter: the file's list applies
-    config.reset()
+    use_policy(TZ_POLICY, tmp_path, monkeypatch, name="tz.toml")
     sender = "reports@brand.example"
     boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=sender)
     monkeypatch.setenv("HEED_EMAIL_FROM", sender)

@@ -16,45 +16,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from functions import config
 from local.pump import TableStream, scheduled_event
 from tests import payloads as p
 from tests.faults import failing
 from tests.integration.test_webhooks import post
+from tests.policy import PUBLIC_URL, ladder, policy_file, policy_in_force, sla_policy
 from tests.signing import body, meta_headers, staff_headers
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 A, B, C = "+15555550100", "+15555550101", "+15555550102"
-POLICY = f"""
-[[sla.policies]]
-name = "test"
-first_response = "10m"
-next_response = "10m"
-warn_at = [0.5]
-calendar = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["{A}"]
-[[alerts.ladder]]
-after = "5m"
-phones = ["{B}"]
-[[alerts.ladder]]
-after = "20m"
-phones = ["{C}"]
-"""
+LADDER = ladder(("0m", [A]), ("5m", [B]), ("20m", [C]))
+POLICY = policy_file(sla_policy("test", "10m", warn_at=[0.5]), LADDER)
 
 
 @pytest.fixture
 def sla_env(client, stack_env, tmp_path, monkeypatch):
-    path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    monkeypatch.setenv("HEED_PUBLIC_URL", "https://heed.example")
-    config.reset()
-    with time_machine.travel(T0, tick=False) as traveller:
+    with policy_in_force(POLICY, tmp_path, monkeypatch, public_url=PUBLIC_URL), \
+            time_machine.travel(T0, tick=False) as traveller:
         yield SlaWorld(client, stack_env, traveller)
-    config.reset()
 
 
 class SlaWorld:

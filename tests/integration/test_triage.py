@@ -13,42 +13,22 @@ import boto3
 import pytest
 import time_machine
 
-from functions import config
 from functions.store import dynamo
 from local.pump import TableStream
 from tests import payloads as p
 from tests.faults import answer_lost
 from tests.integration.test_sla_alerts import T0, SlaWorld
 from tests.integration.test_webhooks import messages_in, post, table_items
+from tests.policy import PUBLIC_URL, ack_rule, acknowledge, ladder, policy_file, policy_in_force, sla_policy
 from tests.signing import body, meta_headers, staff_headers, x_headers
 
 A, B = "+15555550100", "+15555550101"
-POLICY = f"""
-[[sla.policies]]
-name = "urgent"
-match = {{ priority = "urgent" }}
-first_response = "5m"
-next_response = "5m"
-calendar = "always"
-
-[[sla.policies]]
-name = "normal"
-first_response = "60m"
-next_response = "60m"
-calendar = "always"
-
-[acknowledge]
-[[acknowledge.rules]]
-match = {{ channel = "dm" }}
-when = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["{A}"]
-[[alerts.ladder]]
-after = "10m"
-phones = ["{B}"]
-
+POLICY = policy_file(
+    sla_policy("urgent", "5m", match={"priority": "urgent"}),
+    sla_policy("normal", "60m"),
+    acknowledge(ack_rule(match={"channel": "dm"})),
+    ladder(("0m", [A]), ("10m", [B])),
+    """
 [triage]
 follower_threshold = 10000
 
@@ -56,20 +36,16 @@ follower_threshold = 10000
 customers = 4
 window = "15m"
 min_shared_terms = 2
-"""
+""",
+)
 
 
 @pytest.fixture
 def world(client, stack_env, tmp_path, monkeypatch):
-    path = tmp_path / "heed.toml"
-    path.write_text(POLICY)
-    monkeypatch.setenv("HEED_CONFIG", str(path))
-    monkeypatch.setenv("HEED_PUBLIC_URL", "https://heed.example")
     monkeypatch.delenv("HEED_SENTIMENT", raising=False)
-    config.reset()
-    with time_machine.travel(T0, tick=False) as traveller:
+    with policy_in_force(POLICY, tmp_path, monkeypatch, public_url=PUBLIC_URL), \
+            time_machine.travel(T0, tick=False) as traveller:
         yield World(client, stack_env, traveller)
-    config.reset()
 
 
 class World(SlaWorld):

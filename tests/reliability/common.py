@@ -16,6 +16,7 @@ import boto3
 from local.stack import LOCAL_SECRETS, LOCAL_SETTINGS
 from tests.conftest import free_port
 from tests.localstack import STAFF, LocalStack
+from tests.policy import ack_rule, acknowledge, ladder, policy_file, sla_policy
 
 DM_KINDS = ("telegram", "messenger", "instagram", "whatsapp", "x-dm")
 KINDS = (*DM_KINDS, "x-mention", "facebook-comment", "instagram-comment")
@@ -131,25 +132,13 @@ def sms_sent(endpoint: str) -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------ the local stack over HTTP
 
-POLICY_DM_ACKS = """
-[[sla.policies]]
-name = "reliability"
-first_response = "8h"
-next_response = "8h"
-calendar = "always"
+def policy_acking(match: dict[str, str] | None) -> str:
+    """8h clocks, one pager; acknowledgements in English (rule "dms") for what ``match`` matches (None: all)."""
+    return policy_file(sla_policy("reliability", "8h"), ladder(("0m", ["+15555550100"])),
+                       acknowledge(ack_rule("dms", match=match), language="en"))
 
-[[alerts.ladder]]
-after = "0m"
-phones = ["+15555550100"]
 
-[acknowledge]
-language = "en"
-
-[[acknowledge.rules]]
-name = "dms"
-match = { channel = "dm" }
-when = "always"
-"""
+POLICY_DM_ACKS = policy_acking({"channel": "dm"})
 
 
 _stack: LocalStack | None = None

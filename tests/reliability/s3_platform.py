@@ -33,7 +33,6 @@ from local.pump import OutboundQueue, TableStream
 from local.simulator import Credentials, Simulator, _failure, _text_of, customer_number, webhook
 from tests.reliability.common import (
     DM_KINDS,
-    POLICY_DM_ACKS,
     STAFF,
     Result,
     accepted,
@@ -41,12 +40,13 @@ from tests.reliability.common import (
     check,
     conversations,
     fresh_stack,
+    policy_acking,
 )
 
 NAME = "platform-faults"
 FAULT_RATE = 0.3
 LATE_ACCEPT_RATE = 0.02  # of calls: timeouts after the platform acted (reconciled by echo; Telegram apart)
-POLICY = POLICY_DM_ACKS.replace('match = { channel = "dm" }\n', "")
+POLICY = policy_acking(match=None)  # the shared policy's rule, matching comments and mentions too
 
 
 class FlakySimulator(Simulator):

@@ -23,25 +23,12 @@ import time_machine
 
 from local.pump import TableStream
 from local.simulator import webhook
+from tests.policy import ladder, policy_file, sla_policy
 from tests.reliability.common import Result, chalice_client, check, fresh_stack, sms_sent
 
 NAME = "checker-faults"
 A, B = "+15555550100", "+15555550101"
-POLICY = f"""
-[[sla.policies]]
-name = "checker"
-first_response = "10m"
-next_response = "10m"
-warn_at = [0.5]
-calendar = "always"
-
-[[alerts.ladder]]
-after = "0m"
-phones = ["{A}"]
-[[alerts.ladder]]
-after = "5m"
-phones = ["{B}"]
-"""
+POLICY = policy_file(sla_policy("checker", "10m", warn_at=[0.5]), ladder(("0m", [A]), ("5m", [B])))
 
 
 class Crash(Exception):
