@@ -32,13 +32,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import time_machine
+from boto3.dynamodb.types import TypeSerializer
 
 from functions import aws, clocks, config
-from functions.domain import sla
+from functions.domain import sla, triage
 from functions.domain.conversations import conversation_id
 from functions.domain.message import iso_utc
 from local.pump import TableStream, scheduled_event
@@ -224,7 +226,7 @@ def message_item(conv: str, psid: str, mid: str, direction: str, sent: datetime,
     sent_at = iso_utc(sent)
     event = p.messenger_event(psid, mid, _text(index), ts_ms=int(sent.timestamp() * 1000), echo=direction == "out")
     raw = json.dumps(p.meta("page", p.messenger_entry(event)), separators=(",", ":"))
-    return {
+    item = {
         "pk": s(f"MSG#facebook#{p.PAGE_ID}#{mid}"), "sk": s("MSG"), "type": s("message"), "id": s(mid),
         "conversation_id": s(conv), "gsi1pk": s(f"CONV#{conv}"), "gsi1sk": s(f"{sent_at}#{mid}"),
         "platform": s("facebook"), "channel": s("dm"), "account_id": s(p.PAGE_ID), "customer_id": s(psid),
@@ -232,6 +234,10 @@ def message_item(conv: str, psid: str, mid: str, direction: str, sent: datetime,
         "received_at": s(iso_utc(sent + timedelta(seconds=1))),
         "delivery_id": s(hashlib.sha256(raw.encode()).hexdigest()), "raw": s(raw),
     }
+    if direction == "in":  # a customer's message: the reports' day index and its triage
+        item.update({"gsi3pk": s(f"DAY#{sent_at[:10]}"), "gsi3sk": s(f"M#{sent_at}#{mid}"), "labels": {"L": []},
+                     "sentiment": n(0), "priority": s("normal"), "language": s("en")})
+    return item
 
 
 def clock_group(c: int) -> str:
@@ -311,8 +317,15 @@ def seeded_conversation(c: int, count: int, first_index: int) -> tuple[dict, lis
         "last_message_at": s(last_at), "gsi1sk": s(f"{last_at}#{conv}"),
         "last_inbound_at": s(iso_utc(max(f.sent_at for f in facts if f.direction == "in"))),
         "message_count": n(count), "inbound_count": n(sum(f.direction == "in" for f in facts)),
+        "inbound_chars": n(sum(len(m["text"]["S"]) for m in messages if m["direction"]["S"] == "in")),
         "sla": s(json.dumps(sla.dump(state), separators=(",", ":"))), "sla_version": n(version),
     }
+    rollup = triage.Rollup()  # the triage roll-up the stream keeps on the conversation
+    for fact in facts:
+        if fact.direction == "in":
+            rollup = rollup.add((), "normal", 0.0, iso_utc(fact.sent_at))
+    item.update({name: TypeSerializer().serialize(Decimal(str(value)) if isinstance(value, float) else value)
+                 for name, value in rollup.dump().items()})
     clock = state.clock
     if clock is not None and clock.running:  # its place in the checker's index, as clocks.save puts it
         alert = sla.next_alert(clock, cfg.escalation_after, written_at)
@@ -389,7 +402,8 @@ def test_sla_checker_items_read_per_tick(client, stack_env, bench_policy):
         build_seconds = time.perf_counter() - build_start
         running = [c for c in conversations if "gsi2pk" in c]
         assert attribute_types(running[0]) == attribute_types(real_conv)  # shaped as Heed writes them
-        assert attribute_types(messages[0]) == attribute_types(real_message)
+        inbound = next(m for m in messages if m["direction"]["S"] == "in")
+        assert attribute_types(inbound) == attribute_types(real_message)
         seed_start = time.perf_counter()
         requests = bulk_write(table, conversations + messages)
         seed_seconds = time.perf_counter() - seed_start
