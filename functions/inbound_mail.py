@@ -65,8 +65,12 @@ def receive(bucket: str, key: str) -> int:
         raw={"s3": {"bucket": bucket, "key": key}, "subject": mail.subject, "in_reply_to": mail.in_reply_to,
              "attachments": [a.__dict__ for a in mail.attachments]},
         customer_id=state.customer_id, customer_name=state.customer_name, root_id=state.root_id,
-        attachments=tuple(a.content_type for a in mail.attachments),
+        attachments=tuple(a.content_type for a in mail.attachments), sender_address=mail.sender or None,
     )
+    known = state.handoff.customer_email if state.handoff else None
+    if known and mail.sender and mail.sender != known.lower():  # (mail.sender is lower case)
+        # Stored all the same (a colleague, a forward, a second address): staff see who wrote ("from").
+        log("email_from_other_sender", conversation_id=conversation_id, object_key=key)
     # The raw mail stays in the bucket (lifecycle-expired); the table keeps a pointer to it.
     delivery = RawDelivery("email", f"s3://{bucket}/{key}".encode(), now)
     new = dynamo.save([Threaded(message, conversation_id, state.customer_id, state.root_id)], delivery)

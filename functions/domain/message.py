@@ -53,6 +53,8 @@ class Message:
     triage: Optional[Triage] = None  # labels, sentiment, priority: set by intake for customer messages
     # The platform's echo of a brand message, matchable to the send that made it (functions/domain/echoes.py)
     echo_key: Optional[str] = None
+    # An email's From address: the reply address lets anyone holding it write in, so staff see who did.
+    sender_address: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ class MessageView:
     labels: tuple[str, ...] = ()  # triage labels (customer messages)
     priority: Optional[str] = None
     sentiment: Optional[float] = None
+    channel: Optional[str] = None  # where it was written: "email" after a handoff, else the conversation's
+    sender_address: Optional[str] = None  # an email's From address
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class ConversationView:
         if with_messages:
             body["messages"] = [
                 {"id": m.id, "direction": m.direction, "text": m.text, "sent_at": m.sent_at,
-                 "labels": list(m.labels), "priority": m.priority, "sentiment": m.sentiment}
+                 "labels": list(m.labels), "priority": m.priority, "sentiment": m.sentiment,
+                 "channel": m.channel or self.channel, "from": m.sender_address}
                 for m in self.messages
             ]
         return body

@@ -356,6 +356,7 @@ def _message_item(threaded: Threaded, delivery_id: str, received_at: str) -> dic
         "delivery_id": delivery_id,
         "raw": json.dumps(m.raw, separators=(",", ":"), default=str),  # ensure_ascii: no lone surrogates
         "automated": True if m.automated else None,
+        "sender_address": m.sender_address,
     }
     if m.direction == "in" and not m.automated:  # the reports' day index (noise share, complaint terms)
         item["gsi3pk"] = f"DAY#{sent_at[:10]}"
@@ -595,7 +596,8 @@ def get_conversation(conversation_id: str) -> Optional[ConversationView]:
         "IndexName": "gsi1",
         "KeyConditionExpression": "gsi1pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
-        **_projection(("id", "direction", "text", "sent_at", "labels", "priority", "sentiment")),
+        **_projection(("id", "direction", "text", "sent_at", "labels", "priority", "sentiment", "channel",
+                       "sender_address")),
     }
     while True:
         page = _call("query", **params)
@@ -603,7 +605,8 @@ def get_conversation(conversation_id: str) -> Optional[ConversationView]:
             item = _plain(raw)
             messages.append(MessageView(item["id"], item["direction"], item.get("text", ""), item["sent_at"],
                                         labels=tuple(item.get("labels", ())), priority=item.get("priority"),
-                                        sentiment=item.get("sentiment")))
+                                        sentiment=item.get("sentiment"), channel=item.get("channel"),
+                                        sender_address=item.get("sender_address")))
         if "LastEvaluatedKey" not in page:
             break
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

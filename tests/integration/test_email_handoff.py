@@ -223,6 +223,24 @@ def test_inbound_replies_thread_into_the_conversation(mail_world):
     assert conv["channel"] == "email" and conv["message_count"] == 7
 
 
+def test_mail_from_another_address_is_stored_and_shows_who_wrote(mail_world, capsys):
+    w = mail_world
+    _, address, _ = _handed_off(w, 506)
+    w.at(2)
+    w.receive(reply_mail(address, "From Ana herself", message_id="own@example.com"))
+    w.receive(reply_mail(address, "Her colleague here, same order", message_id="other@example.com",
+                         sender="Colleague@Example.org"))
+    messages = w.conversation_of(506)["messages"]
+    by_id = {m["id"]: m for m in messages}
+    assert (by_id["own@example.com"]["from"], by_id["own@example.com"]["channel"]) == (CUSTOMER, "email")
+    assert by_id["other@example.com"]["from"] == "colleague@example.org"
+    assert [m["channel"] for m in messages if m["direction"] == "in"][:2] == ["dm", "dm"]  # before the handoff
+    assert all(m["from"] is None for m in messages if m["channel"] != "email")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    others = [e for e in logged if e.get("event") == "email_from_other_sender"]
+    assert len(others) == 1 and "colleague" not in json.dumps(others)  # no address in the logs
+
+
 def test_forged_tokens_auto_replies_and_loops_are_dropped(mail_world, capsys):
     w = mail_world
     conv_id, address, first = _handed_off(w, 506)

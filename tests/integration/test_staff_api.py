@@ -91,11 +91,13 @@ def test_detail_has_messages_oldest_first(client):
     assert status == 200
     assert {k: v for k, v in detail.items() if k != "messages"} == conv
     triaged = {"labels": [], "priority": "normal", "sentiment": 0.0}  # customer messages; the brand's have none
+    where = {"channel": "dm", "from": None}  # "from": an email's sender only
     assert detail["messages"] == [
-        {"id": "m_a", "direction": "in", "text": "first", "sent_at": "2025-11-22T08:26:40.000Z", **triaged},
-        {"id": "m_b", "direction": "in", "text": "second", "sent_at": "2025-11-22T08:26:41.000Z", **triaged},
+        {"id": "m_a", "direction": "in", "text": "first", "sent_at": "2025-11-22T08:26:40.000Z", **triaged, **where},
+        {"id": "m_b", "direction": "in", "text": "second", "sent_at": "2025-11-22T08:26:41.000Z", **triaged,
+         **where},
         {"id": "m_c", "direction": "out", "text": "reply", "sent_at": "2025-11-22T08:26:42.000Z",
-         "labels": [], "priority": None, "sentiment": None},
+         "labels": [], "priority": None, "sentiment": None, **where},
     ]
 
 
