@@ -67,6 +67,7 @@ def week_of(now: datetime, zone: Optional[ZoneInfo] = None) -> tuple[reports.Per
 
 def build(now: datetime) -> dict[str, Any]:
     """What the report says (plain values; the templates only lay it out)."""
+    from functions.config import load_config
     from functions.store import dynamo
 
     zone = reports.timezone()
@@ -94,8 +95,6 @@ def build(now: datetime) -> dict[str, Any]:
                       _minutes(last_week["platform"].get(p), 50)) for p in platforms]
     compliance = [charts.Bar(_weekday(d), maths.summary(by_day[d]["all"])["sla_compliance_pct"]) for d in this.days]
     start_iso = iso_utc(reports.day_start(this.start, zone))
-    from functions.config import load_config
-
     window = load_config().incidents.window
     incidents = [_incident(i, now, window) for i in dynamo.incidents_since(start_iso)]
     return {

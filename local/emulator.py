@@ -1,6 +1,6 @@
-"""moto in server mode, with requests applied one at a time and cheap transaction rollback.
+"""moto in server mode, made to behave like DynamoDB where Heed depends on it (see below).
 
-Two adjustments make moto behave like DynamoDB where Heed depends on it:
+The adjustments:
 
 * moto's server handles requests on many threads without isolating them, so two
   concurrent ``TransactWriteItems`` can both pass a condition that real DynamoDB

@@ -195,7 +195,7 @@ VOCABULARIES: dict[str, Vocabulary] = {
 }
 
 # Links with giveaway/crypto/prize bait: spam in any language. Compiled with re.S (``.`` spans lines).
-# Linear in the text, whatever it holds (tests/unit/test_triage.py, tests/bench/test_triage_bench.py):
+# Linear in the text, whatever it holds (tests/unit/test_triage.py, tests/bench/test_hostile_text_bench.py):
 # anchored at the start, as unanchored each position would scan the rest of the text again, and with an
 # atomic group where a failing scan would otherwise start over from every later occurrence.
 SPAM_PATTERNS: tuple[str, ...] = (
