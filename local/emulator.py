@@ -1,4 +1,4 @@
-"""moto in server mode, made to behave like DynamoDB where Heed depends on it (see below).
+"""moto in server mode, adjusted to behave like DynamoDB where Heed depends on it.
 
 The adjustments:
 
