@@ -173,8 +173,11 @@ def _honour_client_request_tokens() -> None:
         # On the backend, so moto's reset forgets them with the tables.
         tokens: dict[str, tuple[str, float]] = self.dynamodb_backend.__dict__.setdefault("heed_tokens", {})
         now = time.monotonic()
-        for old in [t for t, (_, expires) in tokens.items() if expires < now]:
-            del tokens[old]
+        while tokens:  # kept in expiry order (each expires TOKEN_SECONDS after it came): drop from the front
+            oldest = next(iter(tokens))
+            if tokens[oldest][1] >= now:
+                break
+            del tokens[oldest]
         raw = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
         fingerprint = hashlib.sha256(raw).hexdigest()  # botocore's retry sends the very same body
         if token in tokens:

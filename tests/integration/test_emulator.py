@@ -97,3 +97,13 @@ def test_a_cancelled_transaction_does_not_keep_its_token(ddb):
     client.delete_item(TableName=table, Key=_item("EMU#taken"))
     client.transact_write_items(TransactItems=guarded, ClientRequestToken="token-3")  # applied this time
     assert client.get_item(TableName=table, Key=_item("EMU#counter"))["Item"]["n"] == {"N": "1"}
+
+
+def test_a_token_is_forgotten_after_its_window(ddb, monkeypatch):
+    from local import emulator
+
+    client, table = ddb
+    monkeypatch.setattr(emulator, "TOKEN_SECONDS", -1.0)  # every token already past its window when checked
+    client.transact_write_items(TransactItems=[_count_up(table, "EMU#counter")], ClientRequestToken="token-4")
+    client.transact_write_items(TransactItems=[_count_up(table, "EMU#counter")], ClientRequestToken="token-4")
+    assert client.get_item(TableName=table, Key=_item("EMU#counter"))["Item"]["n"] == {"N": "2"}  # applied again
